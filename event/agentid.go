@@ -1,0 +1,68 @@
+package event
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// AgentIDFile is the name of the file, in the state directory, that holds
+// the agent's GUID.
+const AgentIDFile = "agent-id"
+
+// LoadOrCreateAgentID returns the agent GUID stored in dir/agent-id,
+// creating the directory and a fresh GUID on first use. The file is written
+// atomically (temporary file, fsync, rename), so the id is stable across
+// restarts and crashes. A file holding anything but a GUID is replaced and
+// reported in the returned error together with the new id, so the caller
+// can log it and go on.
+func LoadOrCreateAgentID(dir string) (string, error) {
+	path := filepath.Join(dir, AgentIDFile)
+	b, err := os.ReadFile(path)
+	var bad error
+	switch {
+	case err == nil:
+		id := strings.TrimSpace(string(b))
+		if ValidID(id) {
+			return strings.ToLower(id), nil
+		}
+		bad = fmt.Errorf("event: %s does not hold a GUID; replaced it", path)
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("event: read agent id: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("event: create state dir: %w", err)
+	}
+	id := NewID()
+	if err := writeFileAtomic(path, []byte(id+"\n")); err != nil {
+		return "", fmt.Errorf("event: persist agent id: %w", err)
+	}
+	return id, bad
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, werr := f.Write(data)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,220 @@
+package event
+
+// Extension payloads: edgesec's own events. Their JSON Schemas live in the
+// repository's schemas/ folder, in the style of the ASC ones.
+
+// Mount is one mount of a container.
+type Mount struct {
+	Type        string // "bind", "volume", "tmpfs", …
+	Source      string // host path or volume name
+	Destination string // path inside the container
+	ReadOnly    bool
+	// Risk names why the mount matters, or is empty: "DockerSocket",
+	// "ContainerdSocket", "HostRoot", "SensitiveHostPath".
+	Risk string
+}
+
+// ContainerInventoryPayload is one container of a ContainerInventory
+// snapshot.
+type ContainerInventoryPayload struct {
+	ContainerID     string
+	Name            string
+	ModuleName      string // IoT Edge module name, when the container is an Edge module
+	Runtime         string // "moby" or "containerd"
+	Namespace       string // containerd namespace; empty for moby
+	Image           string
+	ImageDigest     string
+	State           string // "created", "running", "exited", …
+	StartedAt       string // RFC 3339, optional
+	FinishedAt      string // RFC 3339, optional
+	Privileged      bool
+	NetworkMode     string
+	PidMode         string
+	IpcMode         string
+	UtsMode         string
+	User            string
+	CapAdd          []string
+	CapDrop         []string
+	Mounts          []Mount
+	Devices         []string // "host:container:perms"
+	ReadOnlyRootfs  bool
+	SeccompProfile  string // "default", "unconfined", or a profile name
+	AppArmorProfile string
+	NoNewPrivileges bool
+	RestartPolicy   string
+	MemoryLimit     int64             // bytes; 0 = unlimited
+	NanoCPUs        int64             // 0 = unlimited
+	Labels          map[string]string // the IoT Edge labels of interest
+	ExtraDetails    ExtraDetails
+}
+
+// AppendJSON implements [Item].
+func (p *ContainerInventoryPayload) AppendJSON(dst []byte) []byte {
+	w := beginObject(dst)
+	w.str("ContainerId", p.ContainerID)
+	w.str("Name", p.Name)
+	w.optStr("ModuleName", p.ModuleName)
+	w.str("Runtime", p.Runtime)
+	w.optStr("Namespace", p.Namespace)
+	w.str("Image", p.Image)
+	w.optStr("ImageDigest", p.ImageDigest)
+	w.str("State", p.State)
+	w.optStr("StartedAt", p.StartedAt)
+	w.optStr("FinishedAt", p.FinishedAt)
+	w.bool("Privileged", p.Privileged)
+	w.optStr("NetworkMode", p.NetworkMode)
+	w.optStr("PidMode", p.PidMode)
+	w.optStr("IpcMode", p.IpcMode)
+	w.optStr("UtsMode", p.UtsMode)
+	w.optStr("User", p.User)
+	w.strs("CapAdd", nonNil(p.CapAdd))
+	w.strs("CapDrop", nonNil(p.CapDrop))
+	w.key("Mounts")
+	w.b = append(w.b, '[')
+	for i := range p.Mounts {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		m := &p.Mounts[i]
+		mw := beginObject(w.b)
+		mw.str("Type", m.Type)
+		mw.str("Source", m.Source)
+		mw.str("Destination", m.Destination)
+		mw.bool("ReadOnly", m.ReadOnly)
+		mw.optStr("Risk", m.Risk)
+		w.b = mw.end()
+	}
+	w.b = append(w.b, ']')
+	w.strs("Devices", nonNil(p.Devices))
+	w.bool("ReadOnlyRootfs", p.ReadOnlyRootfs)
+	w.optStr("SeccompProfile", p.SeccompProfile)
+	w.optStr("AppArmorProfile", p.AppArmorProfile)
+	w.bool("NoNewPrivileges", p.NoNewPrivileges)
+	w.optStr("RestartPolicy", p.RestartPolicy)
+	w.int("MemoryLimit", p.MemoryLimit)
+	w.int("NanoCpus", p.NanoCPUs)
+	if len(p.Labels) > 0 {
+		w.strMap("Labels", p.Labels)
+	}
+	w.extra(p.ExtraDetails)
+	return w.end()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// ContainerActivityPayload is one lifecycle or exec event of a container
+// engine.
+type ContainerActivityPayload struct {
+	Action        string // "create", "start", "die", "kill", "oom", "destroy", "exec_create", "exec_start", "pull", "delete", …
+	ContainerID   string // empty for image events
+	ContainerName string
+	ModuleName    string
+	Image         string
+	Runtime       string // "moby" or "containerd"
+	ExitCode      *int   // set for "die"
+	Command       string // the executed command, for exec events
+	ExtraDetails  ExtraDetails
+}
+
+// AppendJSON implements [Item].
+func (p *ContainerActivityPayload) AppendJSON(dst []byte) []byte {
+	w := beginObject(dst)
+	w.str("Action", p.Action)
+	w.optStr("ContainerId", p.ContainerID)
+	w.optStr("ContainerName", p.ContainerName)
+	w.optStr("ModuleName", p.ModuleName)
+	w.optStr("Image", p.Image)
+	w.str("Runtime", p.Runtime)
+	if p.ExitCode != nil {
+		w.int("ExitCode", int64(*p.ExitCode))
+	}
+	w.optStr("Command", p.Command)
+	w.extra(p.ExtraDetails)
+	return w.end()
+}
+
+// Finding severities of DeploymentRecommendation.
+const (
+	FindingCritical = "Critical"
+	FindingHigh     = "High"
+	FindingMedium   = "Medium"
+	FindingLow      = "Low"
+)
+
+// DeploymentRecommendationPayload is one finding of the deployment manifest
+// (or running configuration) analysis.
+type DeploymentRecommendationPayload struct {
+	RuleID       string // stable id, e.g. "EDGE001"
+	Severity     string // FindingCritical … FindingLow
+	Title        string
+	Module       string // module name, or "" for deployment-wide findings
+	Pointer      string // JSON pointer into the manifest
+	Evidence     string
+	Remediation  string
+	Source       string // manifest file, or "runtime"
+	ExtraDetails ExtraDetails
+}
+
+// AppendJSON implements [Item].
+func (p *DeploymentRecommendationPayload) AppendJSON(dst []byte) []byte {
+	w := beginObject(dst)
+	w.str("RuleId", p.RuleID)
+	w.str("Severity", p.Severity)
+	w.str("Title", p.Title)
+	w.optStr("Module", p.Module)
+	w.optStr("Pointer", p.Pointer)
+	w.optStr("Evidence", p.Evidence)
+	w.optStr("Remediation", p.Remediation)
+	w.optStr("Source", p.Source)
+	w.extra(p.ExtraDetails)
+	return w.end()
+}
+
+// CollectorHealth is the state of one collector in a Heartbeat.
+type CollectorHealth struct {
+	Name      string
+	State     string // "running", "stopped", "failed", "degraded"
+	LastError string // empty when healthy
+	Events    int64  // events emitted since start
+}
+
+// HeartbeatPayload is the single item of a Heartbeat event.
+type HeartbeatPayload struct {
+	AgentVersion         string
+	StartTimeUTC         string // RFC 3339
+	UptimeSeconds        int64
+	ConfigurationVersion int64 // the twin's $version of the running configuration, 0 for local
+	Collectors           []CollectorHealth
+	ExtraDetails         ExtraDetails
+}
+
+// AppendJSON implements [Item].
+func (p *HeartbeatPayload) AppendJSON(dst []byte) []byte {
+	w := beginObject(dst)
+	w.str("AgentVersion", p.AgentVersion)
+	w.str("StartTimeUtc", p.StartTimeUTC)
+	w.int("UptimeSeconds", p.UptimeSeconds)
+	w.int("ConfigurationVersion", p.ConfigurationVersion)
+	w.key("Collectors")
+	w.b = append(w.b, '[')
+	for i := range p.Collectors {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		c := &p.Collectors[i]
+		cw := beginObject(w.b)
+		cw.str("Name", c.Name)
+		cw.str("State", c.State)
+		cw.optStr("LastError", c.LastError)
+		cw.int("Events", c.Events)
+		w.b = cw.end()
+	}
+	w.b = append(w.b, ']')
+	w.extra(p.ExtraDetails)
+	return w.end()
+}

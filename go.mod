@@ -1,0 +1,3 @@
+module github.com/edgesec/edgesec
+
+go 1.26.0
