@@ -144,6 +144,12 @@ func stop(t *time.Timer) {
 	}
 }
 
+// PollOnce polls once and emits the result, as Run does at start. It is
+// used for one-shot snapshots (the reference module's --once). It returns
+// ctx.Err() when ctx was cancelled, and nil otherwise: poll and emit errors
+// go to ReportError.
+func (t *Ticker) PollOnce(ctx context.Context, sink Sink) error { return t.pollOnce(ctx, sink) }
+
 func (t *Ticker) pollOnce(ctx context.Context, sink Sink) error {
 	evs, err := t.poller.Poll(ctx)
 	if ctx.Err() != nil {
