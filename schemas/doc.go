@@ -18,4 +18,11 @@
 // official messageRoot.json: that is what IoT Hub's security pipeline
 // expects. A message that carries extension events is validated against the
 // edgesec root instead.
+//
+// Formats are asserted (the schemas' "ip" type is a oneOf of the ipv4 and
+// ipv6 formats and only works that way). The "date-time" format is RFC
+// 3339, also accepting a space between date and time as RFC 3339 section
+// 5.6 permits, because several official valid samples use it; edgesec
+// itself always writes "T". An IPv6 address with a zone ("fe80::1%eth0") is
+// not a valid "ipv6": collectors strip the zone.
 package schemas
