@@ -1,0 +1,512 @@
+package edgesec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgesec/edgesec/aggregate"
+	"github.com/edgesec/edgesec/collector"
+	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/transport"
+	"github.com/edgesec/edgesec/twinconfig"
+)
+
+// ConfigSource delivers configuration documents (the twin's desired
+// properties object, or a local file in the same shape). Watch calls apply
+// with the current document and again with every change, or with an error
+// when a document could not be read, until ctx is cancelled; then it
+// returns nil. twinconfig.FileSource implements it.
+type ConfigSource interface {
+	Watch(ctx context.Context, apply func(doc []byte, err error)) error
+}
+
+// PropertyReporter is implemented by transports that carry a module twin:
+// the engine reports its effective configuration through it after every
+// configuration change.
+type PropertyReporter interface {
+	ReportProperties(ctx context.Context, patch []byte) error
+}
+
+// Producer may be implemented by a Collector that produces events of names
+// other than its own Name (or several). The engine stops a collector when
+// every event name it produces is configured Off.
+type Producer interface {
+	Produces() []string
+}
+
+// Options configure an Engine. Transport is required.
+type Options struct {
+	// AgentVersion is written in every message envelope.
+	AgentVersion string
+	// StateDir holds the persistent agent id (and, for the reference
+	// module, read positions and the reported configuration). Empty means
+	// no persistence: a new AgentID each run unless AgentID is set.
+	StateDir string
+	// AgentID overrides the persisted agent id (a GUID).
+	AgentID string
+	// Transport sends the packed messages.
+	Transport transport.Transport
+	// Config is the initial configuration; the zero value means
+	// twinconfig.Default().
+	Config *twinconfig.Config
+	// ConfigSources deliver configuration updates.
+	ConfigSources []ConfigSource
+	// Logger receives the engine's logs; nil discards them. Warnings and
+	// errors also become Diagnostic events when that event is not Off.
+	Logger *slog.Logger
+	// ShutdownTimeout bounds how long Run keeps sending queued messages
+	// after its context is cancelled. Default 5s.
+	ShutdownTimeout time.Duration
+	// FirstMessageDelay is how long after start the engine packs and
+	// sends everything the start-up snapshots queued, whatever the message
+	// timers say, so a new module reports within seconds. Default 2s;
+	// negative disables it.
+	FirstMessageDelay time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine assembles collectors, the aggregation pipeline and a transport.
+// Create it with New, add collectors, then call Run (or Once) one time.
+// AddCollector and AddPoller must be called before Run.
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	cfg     *twinconfig.Manager
+	agentID string
+	started time.Time
+
+	mu   sync.Mutex // guards pipe
+	pipe *aggregate.Pipeline
+
+	collectors []*managed
+	heartbeat  *collector.Ticker
+
+	packNow     chan struct{} // signalled when a full message is queued
+	diagDropped atomic.Int64
+	diag        chan event.Event
+	cfgCh       chan twinconfig.Config
+	out         *outbox
+	stopped     chan struct{}
+}
+
+// New returns an Engine. It does no I/O; Run does.
+func New(o Options) *Engine {
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 5 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.FirstMessageDelay == 0 {
+		o.FirstMessageDelay = 2 * time.Second
+	}
+	cfg := twinconfig.Default()
+	if o.Config != nil {
+		cfg = o.Config.Clone()
+	}
+	e := &Engine{
+		opts:    o,
+		now:     o.Now,
+		cfg:     twinconfig.NewManager(cfg),
+		packNow: make(chan struct{}, 1),
+		diag:    make(chan event.Event, 64),
+		cfgCh:   make(chan twinconfig.Config, 1),
+		stopped: make(chan struct{}),
+	}
+	next := slog.DiscardHandler
+	if o.Logger != nil {
+		next = o.Logger.Handler()
+	}
+	e.log = slog.New(&diagHandler{next: next, e: e, dropped: &e.diagDropped})
+	e.heartbeat = collector.Every(event.Heartbeat, e.heartbeatFrequency, collector.PollerFunc(e.pollHeartbeat))
+	e.collectors = append(e.collectors, e.newManaged(e.heartbeat))
+	return e
+}
+
+// Logger returns the engine's logger: what collectors log through it at
+// warning level and above also becomes a Diagnostic event.
+func (e *Engine) Logger() *slog.Logger { return e.log }
+
+// Config returns the configuration in effect.
+func (e *Engine) Config() twinconfig.Config { return e.cfg.Current() }
+
+// SnapshotFrequency returns the configured snapshotFrequency; pass it as
+// the interval of collector.Every for periodic collectors.
+func (e *Engine) SnapshotFrequency() time.Duration { return e.cfg.Current().SnapshotFrequency }
+
+func (e *Engine) heartbeatFrequency() time.Duration { return e.cfg.Current().HeartbeatFrequency }
+
+// AddCollector adds a collector. It must be called before Run.
+func (e *Engine) AddCollector(c collector.Collector) {
+	e.collectors = append(e.collectors, e.newManaged(c))
+}
+
+// AddPoller adds a periodic collector named name (the event name it
+// produces) that polls p at start and every snapshotFrequency.
+func (e *Engine) AddPoller(name string, p collector.Poller) {
+	e.AddCollector(collector.Every(name, e.SnapshotFrequency, p))
+}
+
+// AgentID returns the agent id once Run or Once has started.
+func (e *Engine) AgentID() string { return e.agentID }
+
+func (e *Engine) settings(c twinconfig.Config) aggregate.Settings {
+	agg := make(map[string]aggregate.AggSetting, len(c.Aggregation))
+	for k, v := range c.Aggregation {
+		agg[k] = aggregate.AggSetting{Enabled: v.Enabled, Interval: v.Interval}
+	}
+	return aggregate.Settings{
+		AgentVersion:    e.opts.AgentVersion,
+		AgentID:         e.agentID,
+		MaxCacheBytes:   c.MaxLocalCacheSizeInBytes,
+		MaxMessageBytes: c.MaxMessageSizeInBytes,
+		Aggregation:     agg,
+		Priority:        c.Priority,
+		Now:             e.now,
+	}
+}
+
+func (e *Engine) setup() error {
+	if e.opts.Transport == nil {
+		return errors.New("edgesec: Options.Transport is nil")
+	}
+	e.started = e.now()
+	switch {
+	case e.opts.AgentID != "":
+		if !event.ValidID(e.opts.AgentID) {
+			return fmt.Errorf("edgesec: AgentID %q is not a GUID", e.opts.AgentID)
+		}
+		e.agentID = e.opts.AgentID
+	case e.opts.StateDir != "":
+		id, err := event.LoadOrCreateAgentID(e.opts.StateDir)
+		if id == "" {
+			return fmt.Errorf("edgesec: agent id: %w", err)
+		}
+		if err != nil {
+			e.log.Warn("agent id replaced", "err", err)
+		}
+		e.agentID = id
+	default:
+		e.agentID = event.NewID()
+	}
+	e.pipe = aggregate.New(e.settings(e.cfg.Current()))
+	e.out = newOutbox(e.opts.Transport, e.log, e.cfg.Current().MaxLocalCacheSizeInBytes, e.recordSend)
+	return nil
+}
+
+// Run runs the engine until ctx is cancelled: it starts the enabled
+// collectors, watches the configuration sources, packs and sends messages
+// on the configured timers. On cancel it stops the collectors, flushes
+// aggregations and queues, sends what it can within ShutdownTimeout, closes
+// the transport and returns nil. It returns an error only when it cannot
+// start.
+func (e *Engine) Run(ctx context.Context) error {
+	if err := e.setup(); err != nil {
+		return err
+	}
+	defer close(e.stopped)
+	sendCtx, stopSend := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSend()
+	var sendWG sync.WaitGroup
+	sendWG.Add(1)
+	go func() { defer sendWG.Done(); e.out.run(sendCtx) }()
+
+	var wg sync.WaitGroup
+	for _, src := range e.opts.ConfigSources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := src.Watch(ctx, func(doc []byte, err error) { e.applyConfig(ctx, doc, err) }); err != nil {
+				e.log.Error("configuration source stopped", "err", err)
+			}
+		}()
+	}
+	e.report(ctx, e.cfg.Current())
+
+	colCtx, stopCollectors := context.WithCancel(ctx)
+	e.reconcile(colCtx, e.cfg.Current())
+
+	e.loop(ctx, colCtx)
+
+	stopCollectors()
+	for _, m := range e.collectors {
+		m.wait()
+	}
+	wg.Wait()
+	e.drainDiag()
+	e.mu.Lock()
+	e.pipe.Flush(true)
+	msgs := e.packAll()
+	e.mu.Unlock()
+	e.out.push(msgs...)
+
+	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.ShutdownTimeout)
+	defer cancel()
+	if left := e.out.drain(deadline); left > 0 {
+		e.log.Warn("shutdown: messages not delivered", "messages", left)
+	}
+	stopSend()
+	sendWG.Wait()
+	if err := e.opts.Transport.Close(deadline); err != nil {
+		e.log.Warn("close transport", "err", err)
+	}
+	return nil
+}
+
+// Once runs every periodic collector (and the Heartbeat) once, packs
+// everything and sends it, then closes the transport: a one-shot security
+// snapshot. Triggered collectors are not run.
+func (e *Engine) Once(ctx context.Context) error {
+	if err := e.setup(); err != nil {
+		return err
+	}
+	defer close(e.stopped)
+	cfg := e.cfg.Current()
+	for _, m := range e.collectors {
+		t, ok := m.c.(*collector.Ticker)
+		if !ok || !m.enabled(cfg) {
+			continue
+		}
+		if err := t.PollOnce(ctx, m); err != nil {
+			return fmt.Errorf("edgesec: once: %w", err)
+		}
+	}
+	e.drainDiag()
+	e.mu.Lock()
+	e.pipe.Flush(true)
+	msgs := e.packAll()
+	e.mu.Unlock()
+	var errs []error
+	for _, m := range msgs {
+		if err := e.opts.Transport.Send(ctx, m); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		e.recordSend(len(m.Body), nil)
+	}
+	errs = append(errs, e.opts.Transport.Close(ctx))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("edgesec: once: %w", err)
+	}
+	return nil
+}
+
+// packAll packs every queued event into messages. Callers hold e.mu.
+func (e *Engine) packAll() []transport.Message {
+	now := e.now()
+	var msgs []transport.Message
+	for _, p := range []event.Priority{event.High, event.Low} {
+		for _, body := range e.pipe.Pack(p, false) {
+			msgs = append(msgs, transport.NewSecurityMessage(body, p, now))
+		}
+	}
+	return msgs
+}
+
+func (e *Engine) loop(ctx, colCtx context.Context) {
+	cfg := e.cfg.Current()
+	high := time.NewTicker(cfg.HighPriorityMessageFrequency)
+	low := time.NewTicker(cfg.LowPriorityMessageFrequency)
+	defer high.Stop()
+	defer low.Stop()
+	flush := time.NewTimer(time.Hour)
+	defer flush.Stop()
+	var first <-chan time.Time
+	if e.opts.FirstMessageDelay > 0 {
+		t := time.NewTimer(e.opts.FirstMessageDelay)
+		defer t.Stop()
+		first = t.C
+	}
+	for {
+		e.mu.Lock()
+		next := e.pipe.NextFlush()
+		e.mu.Unlock()
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(next.Sub(e.now()), 0)
+		}
+		flush.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-e.diag:
+			e.add(ev)
+		case <-flush.C:
+			e.mu.Lock()
+			e.pipe.Flush(false)
+			e.mu.Unlock()
+			e.signalIfReady()
+		case <-first:
+			e.drainDiag()
+			e.pack(event.High, false)
+			e.pack(event.Low, false)
+		case <-e.packNow:
+			e.pack(event.High, true)
+		case <-high.C:
+			e.pack(event.High, false)
+		case <-low.C:
+			e.mu.Lock()
+			for _, ev := range e.pipe.StatisticsEvents() {
+				e.pipe.Add(ev)
+			}
+			e.mu.Unlock()
+			e.pack(event.Low, false)
+		case c := <-e.cfgCh:
+			if c.HighPriorityMessageFrequency != cfg.HighPriorityMessageFrequency {
+				high.Reset(c.HighPriorityMessageFrequency)
+			}
+			if c.LowPriorityMessageFrequency != cfg.LowPriorityMessageFrequency {
+				low.Reset(c.LowPriorityMessageFrequency)
+			}
+			cfg = c
+			e.mu.Lock()
+			e.pipe.Configure(e.settings(c))
+			e.mu.Unlock()
+			e.out.setLimit(c.MaxLocalCacheSizeInBytes)
+			e.reconcile(colCtx, c)
+			e.signalIfReady()
+		}
+	}
+}
+
+func (e *Engine) pack(p event.Priority, full bool) {
+	now := e.now()
+	e.mu.Lock()
+	bodies := e.pipe.Pack(p, full)
+	e.mu.Unlock()
+	msgs := make([]transport.Message, 0, len(bodies))
+	for _, b := range bodies {
+		msgs = append(msgs, transport.NewSecurityMessage(b, p, now))
+	}
+	e.out.push(msgs...)
+}
+
+// add hands events to the pipeline and signals the packer when a full
+// message is queued. It never blocks on I/O.
+func (e *Engine) add(evs ...event.Event) {
+	e.mu.Lock()
+	for _, ev := range evs {
+		e.pipe.Add(ev)
+	}
+	ready := e.pipe.Ready()
+	e.mu.Unlock()
+	if ready {
+		e.signal()
+	}
+}
+
+func (e *Engine) signalIfReady() {
+	e.mu.Lock()
+	ready := e.pipe.Ready()
+	e.mu.Unlock()
+	if ready {
+		e.signal()
+	}
+}
+
+func (e *Engine) signal() {
+	select {
+	case e.packNow <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) drainDiag() {
+	for {
+		select {
+		case ev := <-e.diag:
+			e.add(ev)
+		default:
+			return
+		}
+	}
+}
+
+func (e *Engine) recordSend(size int, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		e.pipe.RecordFailed()
+		return
+	}
+	e.pipe.RecordSent(size)
+}
+
+// applyConfig is called by configuration sources.
+func (e *Engine) applyConfig(ctx context.Context, doc []byte, readErr error) {
+	if readErr != nil {
+		e.log.Error("configuration not readable; keeping the running configuration", "err", readErr)
+		ev := event.Must(event.ConfigurationError, e.now(), &event.ConfigurationErrorPayload{
+			ConfigurationName: twinconfig.ObjectName,
+			ErrorType:         event.TypeMismatch,
+			UsedConfiguration: "last good configuration",
+			Message:           readErr.Error(),
+		})
+		e.add(ev)
+		return
+	}
+	cfg, changed, evs := e.cfg.Apply(doc, e.now())
+	if len(evs) > 0 {
+		e.log.Warn("configuration problems", "problems", countItems(evs), "applied", changed)
+		e.add(evs...)
+	}
+	if !changed {
+		return
+	}
+	e.log.Info("configuration applied", "version", cfg.Version)
+	select {
+	case <-e.cfgCh: // replace a pending, older update
+	default:
+	}
+	e.cfgCh <- cfg
+	e.report(ctx, cfg)
+}
+
+func countItems(evs []event.Event) int {
+	n := 0
+	for _, ev := range evs {
+		n += len(ev.Payload)
+	}
+	return n
+}
+
+// report writes the effective configuration to the twin's reported
+// properties (when the transport carries a twin) and to the state
+// directory.
+func (e *Engine) report(ctx context.Context, c twinconfig.Config) {
+	doc, err := twinconfig.Reported(c)
+	if err != nil {
+		e.log.Error("encode reported properties", "err", err)
+		return
+	}
+	if r, ok := e.opts.Transport.(PropertyReporter); ok {
+		if err := r.ReportProperties(ctx, doc); err != nil {
+			e.log.Warn("report properties", "err", err)
+		}
+	}
+	if e.opts.StateDir != "" {
+		if err := writeFileAtomic(filepath.Join(e.opts.StateDir, "reported.json"), doc); err != nil {
+			e.log.Warn("write reported configuration", "err", err)
+		}
+	}
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
+}
