@@ -210,15 +210,15 @@ func (it *aggItem) AppendJSON(dst []byte) []byte {
 		case it.estimate:
 			dst = append(dst, maxHits...)
 		case j == 0:
-			dst = appendLocal(dst, a.last)
+			dst = event.AppendLocal(dst, a.last)
 		case j == 1:
-			dst = appendUTC(dst, a.last)
+			dst = event.AppendUTC(dst, a.last)
 		case j == 2:
 			dst = strconv.AppendInt(dst, a.hits, 10)
 		case j == 3:
-			dst = appendLocal(dst, a.first)
+			dst = event.AppendLocal(dst, a.first)
 		case j == 4:
-			dst = appendUTC(dst, a.first)
+			dst = event.AppendUTC(dst, a.first)
 		}
 		dst = append(dst, '"')
 		j++

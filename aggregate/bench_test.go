@@ -209,21 +209,3 @@ func benchEncodingJSON(b *testing.B, pool []event.Event) {
 	b.ReportMetric(float64(msgBytes)/float64(b.N), "msgB/event")
 	b.ReportMetric(float64(msgs), "msgs")
 }
-
-// BenchmarkTimestamp compares the layout-free timestamp appenders used for
-// the aggregation ExtraDetails with time.AppendFormat, which
-// event.Event.AppendJSON uses for TimestampLocal/TimestampUTC.
-func BenchmarkTimestamp(b *testing.B) {
-	t := time.Date(2025, 3, 1, 12, 34, 56, 789e6, time.UTC)
-	buf := make([]byte, 0, 64)
-	b.Run("appendLocal+appendUTC", func(b *testing.B) {
-		for b.Loop() {
-			buf = appendUTC(appendLocal(buf[:0], t), t)
-		}
-	})
-	b.Run("AppendFormat", func(b *testing.B) {
-		for b.Loop() {
-			buf = t.UTC().AppendFormat(t.Local().AppendFormat(buf[:0], localLayout), utcLayout)
-		}
-	})
-}

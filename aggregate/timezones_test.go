@@ -1,7 +1,6 @@
 package aggregate
 
 import (
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -27,26 +26,6 @@ func testZones() []*time.Location {
 		}
 	}
 	return zones
-}
-
-func TestAppendTimeMatchesEventFormat(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for _, loc := range testZones() {
-		withLocal(loc, func() {
-			for range 2000 {
-				tm := time.Unix(rng.Int64N(1<<36)-1<<35, rng.Int64N(1e9)).In(time.UTC)
-				if rng.IntN(2) == 0 {
-					tm = tm.In(loc)
-				}
-				require.Equal(t, event.FormatLocal(tm), string(appendLocal(nil, tm)), "zone %s time %v", loc, tm)
-				require.Equal(t, event.FormatUTC(tm), string(appendUTC(nil, tm)), "time %v", tm)
-			}
-			for _, tm := range []time.Time{{}, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)} {
-				require.Equal(t, event.FormatLocal(tm), string(appendLocal(nil, tm)))
-				require.Equal(t, event.FormatUTC(tm), string(appendUTC(nil, tm)))
-			}
-		})
-	}
 }
 
 func TestAggregateEstimateIsUpperBound(t *testing.T) {
