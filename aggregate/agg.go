@@ -58,13 +58,6 @@ func isAggKey(k string) bool {
 	return false
 }
 
-// Timestamp layouts of event.FormatLocal and event.FormatUTC, used with
-// AppendFormat to avoid allocating strings.
-const (
-	localLayout = "2006-01-02T15:04:05.000Z07:00"
-	utcLayout   = "2006-01-02T15:04:05.000Z"
-)
-
 // aggEntry is one pending aggregate: the first hit's payload item with the
 // per-process fields zeroed, the hit count and the hit time range.
 type aggEntry struct {

@@ -174,7 +174,6 @@ type checkSink struct {
 	count    int
 	errs     []ReportedError
 	changed  chan struct{}
-	canceled []bool // per Emit: was the ctx passed already done
 }
 
 func newCheckSink(mode sinkMode) *checkSink {
@@ -428,18 +427,18 @@ func checkEvent(v *schemas.Validator, ev event.Event, enc []byte) error {
 		errs = append(errs, errors.New("empty Name"))
 	}
 	if !event.ValidID(ev.ID) {
-		errs = append(errs, fmt.Errorf("Id %q is not a GUID", ev.ID))
+		errs = append(errs, fmt.Errorf("field Id %q is not a GUID", ev.ID))
 	}
 	if ev.Category != event.Periodic && ev.Category != event.Triggered {
-		errs = append(errs, fmt.Errorf("Category %q is neither Periodic nor Triggered", ev.Category))
+		errs = append(errs, fmt.Errorf("field Category %q is neither Periodic nor Triggered", ev.Category))
 	}
 	switch ev.Type {
 	case event.Security, event.Operational, event.Diagnostic:
 	default:
-		errs = append(errs, fmt.Errorf("EventType %q is not Security, Operational or Diagnostic", ev.Type))
+		errs = append(errs, fmt.Errorf("field EventType %q is not Security, Operational or Diagnostic", ev.Type))
 	}
 	if ev.Category == event.Triggered && len(ev.Payload) == 0 {
-		errs = append(errs, errors.New("Triggered event without payload"))
+		errs = append(errs, errors.New("triggered event without payload"))
 	}
 	for i, it := range ev.Payload {
 		b := bytes.TrimSpace(it.AppendJSON(nil))

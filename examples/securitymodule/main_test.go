@@ -173,17 +173,6 @@ func validateAll(t *testing.T, lines []string) {
 	}
 }
 
-func hasEvent(name string) func([]string) bool {
-	return func(lines []string) bool {
-		for _, l := range lines {
-			if strings.Contains(l, `"Name":"`+name+`"`) {
-				return true
-			}
-		}
-		return false
-	}
-}
-
 func TestModuleRunsOnThisHostAndPrintsValidMessages(t *testing.T) {
 	state := t.TempDir()
 	start := time.Now()
