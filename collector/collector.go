@@ -169,3 +169,16 @@ func (t *Ticker) pollOnce(ctx context.Context, sink Sink) error {
 	}
 	return nil
 }
+
+// ContainerResolver maps a container id (as found in a process's cgroup)
+// to the container's name and, for IoT Edge modules, the module name.
+// Process and connection collectors use it to attribute events; the
+// container collectors provide implementations backed by the engines'
+// APIs, cached and invalidated on destroy events.
+//
+// Resolve must be safe for concurrent use, must not block for long (it
+// should answer from a cache and refresh in the background or with a short
+// timeout), and reports ok=false when it does not know the id.
+type ContainerResolver interface {
+	Resolve(ctx context.Context, containerID string) (name, module string, ok bool)
+}
