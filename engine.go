@@ -61,6 +61,13 @@ type Options struct {
 	// Logger receives the engine's logs; nil discards them. Warnings and
 	// errors also become Diagnostic events when that event is not Off.
 	Logger *slog.Logger
+	// SpoolPath is the file of the durable spool that holds packed
+	// messages until the transport acknowledges them, across restarts.
+	// Empty keeps them in memory only, bounded by maxLocalCacheSizeInBytes.
+	SpoolPath string
+	// SpoolMaxBytes bounds the spool; beyond it the oldest messages are
+	// dropped and counted. Default 16 MiB.
+	SpoolMaxBytes int64
 	// ShutdownTimeout bounds how long Run keeps sending queued messages
 	// after its context is cancelled. Default 5s.
 	ShutdownTimeout time.Duration
@@ -105,6 +112,9 @@ func New(o Options) *Engine {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.SpoolMaxBytes <= 0 {
+		o.SpoolMaxBytes = 16 << 20
 	}
 	if o.FirstMessageDelay == 0 {
 		o.FirstMessageDelay = 2 * time.Second
@@ -199,7 +209,26 @@ func (e *Engine) setup() error {
 		e.agentID = event.NewID()
 	}
 	e.pipe = aggregate.New(e.settings(e.cfg.Current()))
-	e.out = newOutbox(e.opts.Transport, e.log, e.cfg.Current().MaxLocalCacheSizeInBytes, e.recordSend)
+	limit := int64(e.cfg.Current().MaxLocalCacheSizeInBytes)
+	if e.opts.SpoolPath != "" {
+		limit = e.opts.SpoolMaxBytes
+	}
+	st, err := openStore(e.opts.SpoolPath, limit)
+	if err != nil {
+		// A damaged spool must not keep the module from running: move it
+		// aside for inspection and start a new one.
+		aside := fmt.Sprintf("%s.damaged-%d", e.opts.SpoolPath, e.now().Unix())
+		e.log.Error("spool unusable; moved aside, starting a new one", "err", err, "moved_to", aside)
+		if rerr := os.Rename(e.opts.SpoolPath, aside); rerr == nil {
+			st, err = openStore(e.opts.SpoolPath, limit)
+		}
+		if err != nil {
+			e.log.Error("spool unusable; keeping messages in memory only", "err", err)
+			st, _ = openStore("", int64(e.cfg.Current().MaxLocalCacheSizeInBytes))
+			e.opts.SpoolPath = ""
+		}
+	}
+	e.out = newOutbox(e.opts.Transport, e.log, st, e.recordSend)
 	return nil
 }
 
@@ -256,6 +285,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	stopSend()
 	sendWG.Wait()
+	if err := e.out.st.close(); err != nil {
+		e.log.Warn("close spool", "err", err)
+	}
 	if err := e.opts.Transport.Close(deadline); err != nil {
 		e.log.Warn("close transport", "err", err)
 	}
@@ -285,15 +317,23 @@ func (e *Engine) Once(ctx context.Context) error {
 	e.pipe.Flush(true)
 	msgs := e.packAll()
 	e.mu.Unlock()
-	var errs []error
-	for _, m := range msgs {
-		if err := e.opts.Transport.Send(ctx, m); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		e.recordSend(len(m.Body), nil)
+	e.out.push(msgs...)
+
+	// Send through the outbox, so that messages a previous run left in
+	// the spool go too, in order; give up after ShutdownTimeout of
+	// failures (what is left stays in the spool).
+	sendCtx, stopSend := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); e.out.run(sendCtx) }()
+	deadline, cancel := context.WithTimeout(ctx, e.opts.ShutdownTimeout)
+	left := e.out.drain(deadline)
+	cancel()
+	stopSend()
+	<-done
+	errs := []error{e.out.st.close(), e.opts.Transport.Close(ctx)}
+	if left > 0 {
+		errs = append(errs, fmt.Errorf("%d messages not delivered", left))
 	}
-	errs = append(errs, e.opts.Transport.Close(ctx))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("edgesec: once: %w", err)
 	}
@@ -371,7 +411,9 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 			e.mu.Lock()
 			e.pipe.Configure(e.settings(c))
 			e.mu.Unlock()
-			e.out.setLimit(c.MaxLocalCacheSizeInBytes)
+			if e.opts.SpoolPath == "" {
+				e.out.setLimit(c.MaxLocalCacheSizeInBytes)
+			}
 			e.reconcile(colCtx, c)
 			e.signalIfReady()
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -353,4 +355,44 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestSpoolSurvivesRestart: messages that a failing transport could not
+// deliver stay in the durable spool and are sent, with the same message
+// ids, by the next run.
+func TestSpoolSurvivesRestart(t *testing.T) {
+	spoolPath := t.TempDir() + "/spool.db"
+	down := transporttest.NewFlaky(transporttest.NewRecorder(), transporttest.Fail, -1)
+	e := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: down, SpoolPath: spoolPath,
+		FirstMessageDelay: 50 * time.Millisecond, ShutdownTimeout: 200 * time.Millisecond})
+	e.AddPoller(event.SystemInformation, sysinfoPoller())
+	stop := run(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, down.WaitAttempts(ctx, 1))
+	stop()
+	attempted := down.Failures()
+	require.Positive(t, attempted)
+
+	rec := transporttest.NewRecorder()
+	e2 := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: rec, SpoolPath: spoolPath, FirstMessageDelay: -1})
+	run(t, e2)
+	msgs, err := rec.WaitFor(ctx, 1)
+	require.NoError(t, err)
+	evs := decode(t, msgs[:1])
+	require.Equal(t, 1, names(evs)[event.SystemInformation], "the first run's snapshot is delivered by the second run")
+}
+
+func TestDamagedSpoolIsMovedAside(t *testing.T) {
+	dir := t.TempDir()
+	spoolPath := dir + "/spool.db"
+	require.NoError(t, os.WriteFile(spoolPath, []byte("this is not a bbolt file, just garbage bytes............"), 0o600))
+	rec := transporttest.NewRecorder()
+	e := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: rec, SpoolPath: spoolPath})
+	e.AddPoller(event.SystemInformation, sysinfoPoller())
+	require.NoError(t, e.Once(context.Background()))
+	require.Positive(t, rec.Len())
+	matches, err := filepath.Glob(spoolPath + ".damaged-*")
+	require.NoError(t, err)
+	require.Len(t, matches, 1)
 }

@@ -61,7 +61,8 @@ Flags:
                      or the bare {key: {"value": …}} map. Watched for changes;
                      a bad file keeps the last good configuration.
                      Default: the embedded default.            [EDGESEC_CONFIG]
-  --state-dir DIR    where the agent id and reported configuration are kept
+  --state-dir DIR    where the agent id, the message spool and the reported
+                     configuration are kept
                      (default: $XDG_STATE_HOME/edgesec or ~/.local/state/edgesec,
                      /var/lib/edgesec as root)                 [EDGESEC_STATE_DIR]
   --output OUT       "stdout" or a file path (JSON lines, fsync'd)
@@ -76,7 +77,7 @@ Flags:
 `
 
 type options struct {
-	config, stateDir, output, hostRoot, logLevel string
+	config, stateDir, output, hostRoot, logLevel, mqtt string
 	once, version                                bool
 }
 
@@ -87,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		output:   envOr("EDGESEC_OUTPUT", "stdout"),
 		hostRoot: envOr("EDGESEC_HOST_ROOT", "/"),
 		logLevel: envOr("EDGESEC_LOG_LEVEL", "info"),
+		mqtt:     os.Getenv("EDGESEC_MQTT_URL"),
 	}
 	fs := flag.NewFlagSet("securitymodule", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -96,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.output, "output", o.output, "")
 	fs.StringVar(&o.hostRoot, "host-root", o.hostRoot, "")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "")
+	fs.StringVar(&o.mqtt, "mqtt", o.mqtt, "")
 	fs.BoolVar(&o.once, "once", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -190,6 +193,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		AgentVersion: version,
 		StateDir:     o.stateDir,
 		Transport:    out,
+		SpoolPath:    filepath.Join(o.stateDir, "spool.db"),
 		Config:       &cfg,
 		Logger:       log,
 	}
