@@ -107,9 +107,9 @@ func (d spoolStore) oldest() (uint64, transport.Message, bool, error) {
 	return e.Seq, e.Msg, ok, err
 }
 
-func (d spoolStore) remove(seq uint64) error   { return d.s.Remove(seq) }
-func (d spoolStore) setLimit(n int64) error    { return d.s.SetLimit(n) }
-func (d spoolStore) close() error              { return d.s.Close() }
+func (d spoolStore) remove(seq uint64) error { return d.s.Remove(seq) }
+func (d spoolStore) setLimit(n int64) error  { return d.s.SetLimit(n) }
+func (d spoolStore) close() error            { return d.s.Close() }
 func (d spoolStore) stats() (int, int64) {
 	st := d.s.Stats()
 	return st.Messages, st.Dropped

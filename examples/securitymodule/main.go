@@ -78,7 +78,7 @@ Flags:
 
 type options struct {
 	config, stateDir, output, hostRoot, logLevel, mqtt string
-	once, version                                bool
+	once, version                                      bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
