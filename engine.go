@@ -100,7 +100,7 @@ type Engine struct {
 	packNow     chan struct{} // signalled when a full message is queued
 	diagDropped atomic.Int64
 	diag        chan event.Event
-	cfgCh       chan twinconfig.Config
+	cfgCh       chan struct{} // signalled when the Manager holds a new configuration
 	out         *outbox
 	stopped     chan struct{}
 }
@@ -129,7 +129,7 @@ func New(o Options) *Engine {
 		cfg:     twinconfig.NewManager(cfg),
 		packNow: make(chan struct{}, 1),
 		diag:    make(chan event.Event, 64),
-		cfgCh:   make(chan twinconfig.Config, 1),
+		cfgCh:   make(chan struct{}, 1),
 		stopped: make(chan struct{}),
 	}
 	next := slog.DiscardHandler
@@ -400,7 +400,8 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 			}
 			e.mu.Unlock()
 			e.pack(event.Low, false)
-		case c := <-e.cfgCh:
+		case <-e.cfgCh:
+			c := e.cfg.Current()
 			if c.HighPriorityMessageFrequency != cfg.HighPriorityMessageFrequency {
 				high.Reset(c.HighPriorityMessageFrequency)
 			}
@@ -506,10 +507,9 @@ func (e *Engine) applyConfig(ctx context.Context, doc []byte, readErr error) {
 	}
 	e.log.Info("configuration applied", "version", cfg.Version)
 	select {
-	case <-e.cfgCh: // replace a pending, older update
-	default:
+	case e.cfgCh <- struct{}{}:
+	default: // a signal is pending; the loop reads the newest configuration
 	}
-	e.cfgCh <- cfg
 	e.report(ctx, cfg)
 }
 
