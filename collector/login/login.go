@@ -2,6 +2,7 @@ package login
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -170,12 +171,7 @@ type run struct {
 // Run implements [collector.Collector]: it checks the files every
 // PollInterval and emits one Login event per new record.
 func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
-	st, err := loadState(c.stateDir)
-	if err != nil {
-		c.report(ctx, sink, "state", err)
-	}
-	r := &run{c: c, sink: sink, st: st, layouts: map[string]Layout{}, users: &userSet{root: c.root}, exes: map[string]string{}, absent: map[string]bool{}}
-	c.checkSources(ctx, sink)
+	r := c.newRun(ctx, sink)
 	t := time.NewTicker(c.interval)
 	defer t.Stop()
 	for {
@@ -188,6 +184,15 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 		case <-t.C:
 		}
 	}
+}
+
+func (c *Collector) newRun(ctx context.Context, sink collector.Sink) *run {
+	st, err := loadState(c.stateDir)
+	if err != nil {
+		c.report(ctx, sink, "state", err)
+	}
+	c.checkSources(ctx, sink)
+	return &run{c: c, sink: sink, st: st, layouts: map[string]Layout{}, users: &userSet{root: c.root}, exes: map[string]string{}, absent: map[string]bool{}}
 }
 
 // report sends err to the sink once per key (until the condition clears,
@@ -345,7 +350,7 @@ func (r *run) read(s source) (evs []event.Event, pos position, more, changed boo
 		} else {
 			off = lastNewline(f, size)
 		}
-		return nil, position{Dev: dev, Ino: ino, Offset: off}, false, true, nil
+		return nil, position{Dev: dev, Ino: ino, Offset: off, Tail: tailAt(f, off)}, false, true, nil
 	case !seen:
 		old = position{Dev: dev, Ino: ino}
 	case old.Dev != dev || old.Ino != ino:
@@ -357,7 +362,10 @@ func (r *run) read(s source) (evs []event.Event, pos position, more, changed boo
 		delete(r.layouts, s.key)
 		r.c.log.Debug("login: file was rotated or replaced", slog.String("file", name))
 		old = position{Dev: dev, Ino: ino}
-	case size < old.Offset:
+	case size < old.Offset || !bytes.Equal(tailAt(f, old.Offset), old.Tail):
+		// Truncated (copytruncate), possibly refilled past the old
+		// offset since the last check: the bytes before the offset
+		// are not those that were read.
 		r.c.log.Debug("login: file was truncated; reading it from the start", slog.String("file", name))
 		old.Offset = 0
 	}
@@ -365,8 +373,9 @@ func (r *run) read(s source) (evs []event.Event, pos position, more, changed boo
 	if err != nil {
 		return nil, position{}, false, false, err
 	}
-	pos = position{Dev: dev, Ino: ino, Offset: newOff}
-	return evs, pos, more, pos != r.st.Files[s.key] || !seen, nil
+	pos = position{Dev: dev, Ino: ino, Offset: newOff, Tail: tailAt(f, newOff)}
+	prev := r.st.Files[s.key]
+	return evs, pos, more, !seen || pos.Offset != prev.Offset || pos.Dev != prev.Dev || pos.Ino != prev.Ino || !bytes.Equal(pos.Tail, prev.Tail), nil
 }
 
 // drainRotated reads the rest of the file old identifies, if logrotate
@@ -586,12 +595,12 @@ func (r *run) utmpPayload(s source, rec Record, op, result string, now time.Time
 		p.ExtraDetails[KeyLine] = rec.Line
 	}
 	addr := rec.Addr
-	if !addr.IsValid() || addr.IsUnspecified() {
-		if a, err := netip.ParseAddr(rec.Host); err == nil {
+	if a, err := netip.ParseAddr(rec.Host); err == nil {
+		if !addr.IsValid() || addr.IsUnspecified() {
 			addr = a.WithZone("").Unmap()
-		} else if rec.Host != "" {
-			p.ExtraDetails[KeyRemoteHost] = rec.Host
 		}
+	} else if rec.Host != "" {
+		p.ExtraDetails[KeyRemoteHost] = rec.Host
 	}
 	if addr.IsValid() && !addr.IsUnspecified() {
 		p.RemoteAddress = addr.String()
@@ -736,6 +745,25 @@ func lastNewline(f *os.File, size int64) int64 {
 		}
 	}
 	return 0
+}
+
+// tailLen is how many bytes before a read position are remembered to
+// notice a file truncated and rewritten to the same or a larger size.
+const tailLen = 32
+
+// tailAt returns the tailLen bytes before off (fewer at the start of the
+// file); nil when they cannot be read.
+func tailAt(f *os.File, off int64) []byte {
+	start := max(0, off-tailLen)
+	if off <= start {
+		return nil
+	}
+	b := make([]byte, off-start)
+	if n, err := f.ReadAt(b, start); n != len(b) {
+		_ = err
+		return nil
+	}
+	return b
 }
 
 func fileID(fi fs.FileInfo) (dev, ino uint64) {

@@ -27,6 +27,7 @@ type position struct {
 	Dev    uint64 `json:"dev"`
 	Ino    uint64 `json:"ino"`
 	Offset int64  `json:"offset"`
+	Tail   []byte `json:"tail,omitempty"` // the bytes just before Offset
 }
 
 // session is an open login, by terminal line, used to name the user of
