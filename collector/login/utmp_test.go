@@ -131,8 +131,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 
 func TestDecodeAddr(t *testing.T) {
 	for in, want := range map[[16]byte]string{
-		{}:                      "invalid IP",
-		{192, 0, 2, 1}:          "192.0.2.1",
+		{}:             "invalid IP",
+		{192, 0, 2, 1}: "192.0.2.1",
 		{10: 0xff, 11: 0xff, 12: 198, 13: 51, 14: 100, 15: 1}: "198.51.100.1",
 		{0x20, 0x01, 0x0d, 0xb8, 15: 1}:                       "2001:db8::1",
 	} {
