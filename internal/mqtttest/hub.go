@@ -759,3 +759,26 @@ func (k *hubHook) twinReported(cl *mqtt.Client, topic string, payload []byte) {
 	writePublish(cl, fmt.Sprintf("$iothub/twin/res/204/?$rid=%s&$version=%d", rid, v), nil)
 	h.signal()
 }
+
+// PushRawPatch sends body as a desired patch with $version=version to the
+// connected client without changing the hub's twin: a stale or duplicate
+// patch, as IoT Hub may deliver after a reconnection. "$version" is set in
+// the body too.
+func (h *Hub) PushRawPatch(version int64, body string) {
+	var p map[string]any
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		h.t.Fatalf("mqtttest: patch: %v", err)
+	}
+	p["$version"] = version
+	raw, _ := json.Marshal(p)
+	body = string(raw)
+	h.mu.Lock()
+	var cls []*mqtt.Client
+	for _, cl := range h.clients {
+		cls = append(cls, cl)
+	}
+	h.mu.Unlock()
+	for _, cl := range cls {
+		writePublish(cl, "$iothub/twin/PATCH/properties/desired/?$version="+strconv.FormatInt(version, 10), []byte(body))
+	}
+}
