@@ -53,11 +53,17 @@ var engineSockets = []string{
 
 // sensitivePaths are host directories whose content (or whose writability)
 // hands over the host or the device identity.
-var sensitivePaths = []string{"/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/home", "/var/lib/aziot", "/etc/aziot", "/var/lib/iotedge", "/var/run/iotedge", "/run/iotedge", "/var/lib/docker", "/var/lib/containerd", "/var/run", "/run", "/lib/modules", "/usr"}
+var sensitivePaths = []string{"/etc", "/proc", "/sys", "/dev", "/boot", "/var/lib/aziot", "/etc/aziot", "/var/lib/iotedge", "/var/run/iotedge", "/run/iotedge", "/var/lib/docker", "/var/lib/containerd", "/var/run", "/run", "/lib/modules", "/usr"}
 
 // secretPaths are host paths with keys or credentials: mounting anything
 // below them, even read-only, is a finding.
-var secretPaths = []string{"/etc/shadow", "/etc/gshadow", "/etc/ssh", "/etc/sudoers", "/etc/aziot", "/etc/iotedge", "/var/lib/aziot", "/var/lib/iotedge", "/var/run/iotedge", "/run/iotedge", "/root", "/home", "/proc/kcore", "/sys/kernel", "/dev/mem", "/dev/kmem", "/etc/kubernetes", "/var/lib/kubelet"}
+var secretPaths = []string{"/etc/shadow", "/etc/gshadow", "/etc/ssh", "/etc/sudoers", "/etc/aziot", "/etc/iotedge", "/var/lib/aziot", "/var/lib/iotedge", "/var/run/iotedge", "/run/iotedge", "/root", "/proc/kcore", "/sys/kernel", "/dev/mem", "/dev/kmem", "/dev/port", "/etc/kubernetes", "/var/lib/kubelet"}
+
+// isHomeDir reports whether p is /home or a user's home directory (which
+// holds SSH keys and shell history); deeper data directories are not.
+func isHomeDir(p string) bool {
+	return p == "/home" || (strings.HasPrefix(p, "/home/") && !strings.Contains(p[len("/home/"):], "/")) || strings.Contains(p, "/.ssh")
+}
 
 // benignReadOnly are host paths commonly mounted read-only for good
 // reasons (time zone, host identity for telemetry).
@@ -219,13 +225,16 @@ var catalogue = []Rule{
 					continue
 				}
 				src := cleanHost(mt.Source)
-				if src == "/" || isEngineSocketMount(src) {
-					continue // EDGE008, EDGE007
+				if src == "/" || isEngineSocketMount(src) || isDeviceNode(src) {
+					continue // EDGE008, EDGE007, EDGE011
 				}
 				if mt.ReadOnly && slices.ContainsFunc(benignReadOnly, func(b string) bool { return under(src, b) }) {
 					continue
 				}
 				hit := ""
+				if isHomeDir(src) {
+					hit = "/home"
+				}
 				for _, s := range secretPaths {
 					if under(src, s) || under(s, src) {
 						hit = s
@@ -258,7 +267,7 @@ var catalogue = []Rule{
 					continue
 				}
 				src := cleanHost(mt.Source)
-				if src == "/" || isEngineSocketMount(src) || isSensitiveMount(src, false) || strings.HasPrefix(src, "/dev/") {
+				if src == "/" || isEngineSocketMount(src) || isSensitiveMount(src, false) || isDeviceNode(src) {
 					continue // reported by EDGE007-EDGE009, EDGE011
 				}
 				out = append(out, at(m, mt.Node, "host %s mounted writable at %s", mt.Source, mt.Target))
@@ -284,7 +293,7 @@ var catalogue = []Rule{
 				out = append(out, at(m, r.Node, "device cgroup rule %q", r.Value))
 			}
 			for _, mt := range hc.Mounts {
-				if mt.IsHostPath() && strings.HasPrefix(cleanHost(mt.Source), "/dev/") {
+				if mt.IsHostPath() && isDeviceNode(cleanHost(mt.Source)) {
 					out = append(out, at(m, mt.Node, "device node %s bind-mounted at %s", mt.Source, mt.Target))
 				}
 			}
@@ -600,7 +609,17 @@ func isEngineSocketMount(src string) bool {
 	return false
 }
 
+// isDeviceNode reports whether p is a device node or device directory
+// below /dev (a device pass-through, EDGE011), but not /dev itself nor the
+// memory devices.
+func isDeviceNode(p string) bool {
+	return strings.HasPrefix(p, "/dev/") && p != "/dev/mem" && p != "/dev/kmem" && p != "/dev/port"
+}
+
 func isSensitiveMount(src string, ro bool) bool {
+	if isHomeDir(src) {
+		return true
+	}
 	for _, s := range secretPaths {
 		if under(src, s) || under(s, src) {
 			return true
