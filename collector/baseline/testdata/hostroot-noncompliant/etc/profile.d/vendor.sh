@@ -1,0 +1,2 @@
+# The vendor's shell customisations.
+[ -n "$PS1" ] && umask 002
