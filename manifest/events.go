@@ -116,6 +116,13 @@ func NewCollector(o Options, interval func() time.Duration) *collector.Ticker {
 // them. Problems (an unreadable manifest, an inventory error) are
 // returned joined next to whatever could be analysed.
 func (p *Poller) Analyze(ctx context.Context) ([]Finding, error) {
+	fs, _, err := p.analyze(ctx)
+	return fs, err
+}
+
+// analyze also counts the deployments it could analyse.
+func (p *Poller) analyze(ctx context.Context) ([]Finding, int, error) {
+	analysed := 0
 	var cfg Config
 	if p.o.Config != nil {
 		cfg = p.o.Config()
@@ -133,6 +140,7 @@ func (p *Poller) Analyze(ctx context.Context) ([]Finding, error) {
 				errs = append(errs, err)
 			} else {
 				declared = d
+				analysed++
 				findings = append(findings, an.Analyze(d)...)
 			}
 		}
@@ -147,6 +155,7 @@ func (p *Poller) Analyze(ctx context.Context) ([]Finding, error) {
 				errs = append(errs, err)
 			}
 			if running != nil {
+				analysed++
 				findings = append(findings, an.Analyze(running)...)
 				if declared != nil {
 					findings = append(findings, an.Drift(declared, running)...)
@@ -158,7 +167,7 @@ func (p *Poller) Analyze(ctx context.Context) ([]Finding, error) {
 		errs = append(errs, errors.New("manifest: nothing to analyse: neither a manifest path nor a container inventory is configured"))
 	}
 	p.o.Logger.Debug("deployment analysis", "findings", len(findings), "errors", len(errs))
-	return findings, errors.Join(errs...)
+	return findings, analysed, errors.Join(errs...)
 }
 
 // Poll implements [collector.Poller]: it returns the findings of
@@ -169,9 +178,12 @@ func (p *Poller) Poll(ctx context.Context) ([]event.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	findings, err := p.Analyze(ctx)
+	findings, analysed, err := p.analyze(ctx)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
+	}
+	if analysed == 0 {
+		return nil, err // an empty snapshot would claim a clean deployment
 	}
 	return Events(findings, "", p.o.Now()), err
 }
