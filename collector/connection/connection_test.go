@@ -37,7 +37,7 @@ func inode(t *testing.T, c syscall.Conn) uint64 {
 
 // self is what the test process's connections are attributed to.
 type self struct {
-	pid                             int
+	pid                           int
 	exe, cmdline, uid, user, comm string
 }
 
