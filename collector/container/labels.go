@@ -193,8 +193,7 @@ func normalizeCreateOptions(s string) (out string, invalid, redacted bool) {
 				}
 			}
 			if changed {
-				b, _ := json.Marshal(list)
-				obj["Env"] = b
+				obj["Env"] = marshalNoEscape(list)
 				redacted = true
 				var buf bytes.Buffer
 				enc := json.NewEncoder(&buf)
@@ -274,3 +273,14 @@ func truncateUTF8(s string, n int) string {
 // Truncate cuts s to at most n bytes without splitting a rune and makes it
 // valid UTF-8; the engines use it for every string an engine hands them.
 func Truncate(s string, n int) string { return truncateUTF8(s, n) }
+
+// marshalNoEscape encodes v as JSON without escaping <, > and &.
+func marshalNoEscape(v any) json.RawMessage {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return json.RawMessage("null")
+	}
+	return bytes.TrimSpace(buf.Bytes())
+}
