@@ -83,19 +83,19 @@ func StartMosquitto(t testing.TB) *Mosquitto {
 per_listener_settings false
 allow_anonymous false
 password_file %s
-persistence false
+persistence true
+persistence_location %s/
 log_dest stderr
 log_type error
 log_type warning
 log_type notice
-max_packet_size 0
 listener %d 127.0.0.1
 cafile %s
 certfile %s
 keyfile %s
 tls_version tlsv1.2
 require_certificate false
-`, pwFile, m.Port, m.CAFile, certFile, keyFile)
+`, pwFile, dir, m.Port, m.CAFile, certFile, keyFile)
 	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
 		t.Fatalf("mqtttest: %v", err)
 	}
@@ -166,7 +166,8 @@ func (m *Mosquitto) Stop() {
 }
 
 // Restart stops the broker, waits down, and starts it again on the same
-// port.
+// port. Persistent sessions (and their queued QoS 1 messages) survive:
+// the broker saves them on exit.
 func (m *Mosquitto) Restart(down time.Duration) {
 	m.Stop()
 	time.Sleep(down)
