@@ -176,10 +176,7 @@ func (p *treeParser) syntax(err error) error {
 	msg := err.Error()
 	var jse *json.SyntaxError
 	if errors.As(err, &jse) {
-		off = int(jse.Offset)
-		if off > 0 {
-			off-- // the offending character
-		}
+		off = int(jse.Offset) // the decoder reports the offending character's offset
 		msg = jse.Error()
 	} else if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		msg = "unexpected end of JSON input"
