@@ -1,0 +1,122 @@
+package moby_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	ctr "github.com/edgesec/edgesec/collector/container"
+	"github.com/edgesec/edgesec/collector/collectortest"
+	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/containertest"
+	"github.com/edgesec/edgesec/internal/containertest/mobyct"
+)
+
+// runActivity runs the ContainerActivity collector over e until the test
+// ends.
+func runActivity(t *testing.T, o ctr.ActivityOptions, e ctr.Engine) *collectortest.Recorder {
+	t.Helper()
+	rec := collectortest.NewRecorder()
+	c := ctr.NewActivityCollector(o, e)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx, rec) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return rec
+}
+
+func TestActivityLifecycleAndExec(t *testing.T) {
+	cli, image := mobyct.Connect(t)
+	e := engine(t)
+	res := ctr.NewResolver(ctr.ResolverOptions{}, e)
+	rec := runActivity(t, ctr.ActivityOptions{Resolver: res}, e)
+	time.Sleep(300 * time.Millisecond) // let the stream subscribe
+	prefix := mobyct.Prefix(t)
+	edge := containertest.Case{Name: "edgeHub", Cmd: []string{"/bin/sleep", "600"}, Start: true, Labels: containertest.EdgeLabels(64)}
+	c := mobyct.Create(t, cli, image, prefix, edge)
+	mobyct.Exec(t, cli, c.ID, "/bin/sh", "-c", "echo pwned > /tmp/x")
+	ctx := context.Background()
+	if _, err := cli.ContainerKill(ctx, c.ID, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+		t.Fatal(err)
+	}
+	const wait = 10 * time.Second
+	for _, a := range []string{"create", "start"} {
+		p := containertest.WaitActivity(t, rec, wait, c.ID, a, nil)
+		if p.ContainerName != c.Name || p.ModuleName != c.Name || p.Runtime != ctr.RuntimeMoby || p.Image != image {
+			t.Errorf("%s: %+v", a, p)
+		}
+	}
+	for _, a := range []string{"exec_create", "exec_start"} {
+		p := containertest.WaitActivity(t, rec, wait, c.ID, a, nil)
+		if p.Command != "/bin/sh -c echo pwned > /tmp/x" {
+			t.Errorf("%s command = %q", a, p.Command)
+		}
+		if p.ExtraDetails["ExecId"] == "" {
+			t.Errorf("%s without ExecId: %v", a, p.ExtraDetails)
+		}
+	}
+	k := containertest.WaitActivity(t, rec, wait, c.ID, "kill", nil)
+	if k.ExtraDetails["Signal"] == "" {
+		t.Errorf("kill without signal: %v", k.ExtraDetails)
+	}
+	die := containertest.WaitActivity(t, rec, wait, c.ID, "die", nil)
+	if die.ExitCode == nil || *die.ExitCode != 137 {
+		t.Errorf("die exit code = %v, want 137", die.ExitCode)
+	}
+	if _, ok := res.Identify(ctx, c.ID); !ok || !res.Cached(c.ID) {
+		t.Errorf("resolver does not know %s", c.ID)
+	}
+	mobyct.Remove(cli, c.ID)
+	containertest.WaitActivity(t, rec, wait, c.ID, "destroy", nil)
+	deadline := time.Now().Add(2 * time.Second)
+	for res.Cached(c.ID) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if res.Cached(c.ID) {
+		t.Errorf("resolver still caches %s after destroy", c.ID)
+	}
+	if n := containertest.Count(rec, c.ID, "create"); n != 1 {
+		t.Errorf("%d create events, want 1", n)
+	}
+	validate(t, rec.Events())
+}
+
+func TestResolver(t *testing.T) {
+	cli, image := mobyct.Connect(t)
+	e := engine(t)
+	res := ctr.NewResolver(ctr.ResolverOptions{NegativeTTL: time.Hour}, e)
+	c := mobyct.Create(t, cli, image, mobyct.Prefix(t), containertest.Case{Name: "edgeAgent", Labels: containertest.EdgeLabels(1000)})
+	ctx := context.Background()
+	name, module, ok := res.Resolve(ctx, c.ID)
+	if !ok || name != c.Name || module != c.Name {
+		t.Fatalf("Resolve = %q %q %v", name, module, ok)
+	}
+	if _, _, ok := res.Resolve(ctx, "0000000000000000000000000000000000000000000000000000000000000000"); ok {
+		t.Fatal("unknown id resolved")
+	}
+	// A cached answer does not ask the engine: close it and ask again.
+	_ = e.Close()
+	if name2, _, ok := res.Resolve(ctx, c.ID); !ok || name2 != name {
+		t.Fatalf("cached Resolve = %q %v", name2, ok)
+	}
+	res.Forget(c.ID)
+	if res.Cached(c.ID) {
+		t.Fatal("Forget kept the entry")
+	}
+}
+
+var validator = func() func(t *testing.T, evs []event.Event) {
+	return func(t *testing.T, evs []event.Event) {
+		t.Helper()
+		v := newValidator(t)
+		for _, ev := range evs {
+			if err := v.ValidateEvent(ev); err != nil {
+				t.Errorf("event %s does not validate: %v\n%s", ev.Name, err, ev.AppendJSON(nil))
+			}
+		}
+	}
+}()
+
+func validate(t *testing.T, evs []event.Event) { t.Helper(); validator(t, evs) }
