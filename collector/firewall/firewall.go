@@ -210,7 +210,7 @@ func (p *Poller) rules(ctx context.Context) ([]Rule, error) {
 	if !p.ipt.Disabled {
 		for _, fam := range []struct {
 			family, prefix, names string
-			nftFam               nftables.TableFamily
+			nftFam                nftables.TableFamily
 		}{
 			{FamilyIPv4, "iptables", "ip_tables_names", nftables.TableFamilyIPv4},
 			{FamilyIPv6, "ip6tables", "ip6_tables_names", nftables.TableFamilyIPv6},

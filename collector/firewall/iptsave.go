@@ -280,7 +280,7 @@ func parseRule(args []string) (SaveRule, error) {
 			r.Target, err = value(&i, a)
 			r.Goto = a == "-g" || a == "--goto"
 			// Everything after the target is the target's options.
-			r.TargetArgs = strings.Join(args[i+1:], " ")
+			r.TargetArgs = joinArgs(args[i+1:])
 			i = len(args)
 		default:
 			// Options of other matches (and their values) are kept in
@@ -292,6 +292,25 @@ func parseRule(args []string) (SaveRule, error) {
 		neg = false
 	}
 	return r, nil
+}
+
+// joinArgs joins arguments back into iptables-save syntax, quoting those
+// that need it.
+func joinArgs(args []string) string {
+	var sb strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		if a == "" || strings.ContainsAny(a, " \t\"") {
+			sb.WriteByte('"')
+			sb.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a))
+			sb.WriteByte('"')
+			continue
+		}
+		sb.WriteString(a)
+	}
+	return sb.String()
 }
 
 // ports rewrites iptables port syntax for the schema: ranges "a:b" become
