@@ -77,6 +77,7 @@ func DecodeNFTRule(r *Rule, family string, exprs []expr.Any, sets SetLookup) {
 	}
 	l3 := family // "ipv4", "ipv6" or "inet" until a nfproto match says
 	regs := map[uint32]field{}
+	low := map[uint32]string{} // a ">=" bound waiting for its "<="
 	undecoded := false
 	var summary []string
 	set := func(kind string, neg bool, v string) {
@@ -163,6 +164,22 @@ func DecodeNFTRule(r *Rule, family string, exprs []expr.Any, sets SetLookup) {
 			regs[e.DestRegister] = f
 		case *expr.Cmp:
 			f := regs[e.Register]
+			if e.Op == expr.CmpOpGte || e.Op == expr.CmpOpLte {
+				// nft writes "th dport 5000-5010" as >= 5000, <= 5010.
+				v, ok := formatValue(field{kind: f.kind, prefix: -1, size: f.size}, e.Data)
+				switch {
+				case !ok || f.kind == "nfproto" || f.kind == "ctstate":
+					undecoded = true
+				case e.Op == expr.CmpOpGte:
+					low[e.Register] = v
+				case low[e.Register] != "":
+					set(f.kind, false, low[e.Register]+"-"+v)
+					delete(low, e.Register)
+				default:
+					undecoded = true
+				}
+				continue
+			}
 			if e.Op != expr.CmpOpEq && e.Op != expr.CmpOpNeq {
 				undecoded = true
 				continue
@@ -242,6 +259,9 @@ func DecodeNFTRule(r *Rule, family string, exprs []expr.Any, sets SetLookup) {
 		default:
 			undecoded = true
 		}
+	}
+	if len(low) > 0 {
+		undecoded = true
 	}
 	if r.Target == "" {
 		r.Target = "continue"
