@@ -38,9 +38,9 @@ const RuntimeSource = "runtime"
 // returned).
 func Reconstruct(inv []event.ContainerInventoryPayload) (*Deployment, []byte, error) {
 	type module struct {
-		name, key string
-		system    bool
-		body      map[string]any
+		name   string
+		system bool
+		body   map[string]any
 	}
 	var mods []module
 	var errs []string
