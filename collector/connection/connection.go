@@ -120,14 +120,17 @@ func (c *Collector) Stats() Stats {
 
 // run is the state of one Run.
 type run struct {
-	c         *Collector
-	src       *sockdiag.Source
-	owners    *sockowner.Resolver
-	tracker   *Tracker
-	listeners Listeners
-	fresh     []sockdiag.Socket
-	conns     []sockdiag.Socket
-	queries   []sockowner.Query
+	c           *Collector
+	src         *sockdiag.Source
+	owners      *sockowner.Resolver
+	tracker     *Tracker
+	listeners   Listeners
+	previous    Listeners      // the listeners of the previous snapshot
+	pending     map[uint64]int // connections waiting for an inode → snapshots seen
+	nextPending map[uint64]int
+	fresh       []sockdiag.Socket
+	conns       []sockdiag.Socket
+	queries     []sockowner.Query
 
 	baselined        bool // the first snapshot was taken
 	lastOverflow     uint64
@@ -211,6 +214,16 @@ var tcpStates = sockdiag.StateSet(sockdiag.StateEstablished, sockdiag.StateSynSe
 	sockdiag.StateFinWait2, sockdiag.StateTimeWait, sockdiag.StateCloseWait, sockdiag.StateLastAck,
 	sockdiag.StateClosing, sockdiag.StateListen)
 
+// pendingSnapshots is how many snapshots a connection without inode
+// waits for accept(2) before it is reported unattributed.
+const pendingSnapshots = 3
+
+// awaitsAccept reports a TCP socket in a state where it may sit in a
+// listener's accept queue.
+func awaitsAccept(s *sockdiag.Socket) bool {
+	return s.Protocol == sockdiag.ProtoTCP && (s.State == sockdiag.StateEstablished || s.State == sockdiag.StateCloseWait)
+}
+
 // UDP states: connected (ESTABLISHED) and unconnected (CLOSE, the
 // "listeners").
 var udpStates = sockdiag.StateSet(sockdiag.StateEstablished, sockdiag.StateClose)
@@ -220,6 +233,7 @@ var udpStates = sockdiag.StateSet(sockdiag.StateEstablished, sockdiag.StateClose
 func (r *run) snapshot(ctx context.Context, baseline bool) ([]event.Event, error) {
 	c := r.c
 	now := time.Now()
+	r.listeners, r.previous = r.previous, r.listeners
 	r.listeners.Reset()
 	r.conns = r.conns[:0]
 	var errs []error
@@ -256,12 +270,31 @@ func (r *run) snapshot(ctx context.Context, baseline bool) ([]event.Event, error
 
 	r.tracker.Begin()
 	r.fresh = r.fresh[:0]
+	// pending is rebuilt from this snapshot: connections that went away
+	// before accept(2) are dropped with it.
+	pending := r.nextPending
+	clear(pending)
+	if pending == nil {
+		pending = make(map[uint64]int)
+	}
 	for i := range r.conns {
-		if r.tracker.Observe(r.conns[i].Key()) && !baseline {
-			r.fresh = append(r.fresh, r.conns[i])
+		s := &r.conns[i]
+		k := s.Key()
+		if !baseline && s.Inode == 0 && awaitsAccept(s) && !r.tracker.Known(k) && len(pending) < c.o.MaxTracked {
+			// Accepted by the kernel but not yet by the process: it has
+			// no file (no inode, no owner) until accept(2). Wait a few
+			// snapshots for it, then report it as it is.
+			if n := r.pending[k]; n < pendingSnapshots {
+				pending[k] = n + 1
+				continue
+			}
+		}
+		if r.tracker.Observe(k) && !baseline {
+			r.fresh = append(r.fresh, *s)
 		}
 	}
 	r.tracker.End()
+	r.pending, r.nextPending = pending, r.pending
 	r.baselined = true
 	c.tracked.Store(int64(r.tracker.Len()))
 	c.overflow.Store(r.tracker.Overflow())
@@ -297,7 +330,8 @@ func (r *run) snapshot(ctx context.Context, baseline bool) ([]event.Event, error
 		} else {
 			c.unowned.Add(1)
 		}
-		evs = append(evs, event.Must(event.ConnectionCreate, now, Item(s, r.listeners.Inbound(s), o, ct, user)))
+		inbound := r.listeners.Inbound(s) || r.previous.Inbound(s)
+		evs = append(evs, event.Must(event.ConnectionCreate, now, Item(s, inbound, o, ct, user)))
 	}
 	c.connections.Add(uint64(len(evs)))
 	return evs, errors.Join(errs...)

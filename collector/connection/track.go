@@ -41,6 +41,12 @@ func (t *Tracker) Observe(key uint64) bool {
 	return true
 }
 
+// Known reports whether key is tracked.
+func (t *Tracker) Known(key uint64) bool {
+	_, ok := t.seen[key]
+	return ok
+}
+
 // End finishes a snapshot: connections not observed in it are forgotten.
 func (t *Tracker) End() {
 	for k, g := range t.seen {

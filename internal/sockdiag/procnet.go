@@ -18,6 +18,8 @@ const (
 	// MaxProcNetLine is the longest line ParseProcNet accepts (real lines
 	// are under 200 bytes).
 	MaxProcNetLine = 4096
+
+	procNetReadSize = 256 << 10
 )
 
 // ProcNetError reports lines of a /proc/net file that could not be
@@ -164,7 +166,10 @@ func ReadProcNet(dir string, t Table, states States, fn func(*Socket)) error {
 		return fmt.Errorf("sockdiag: %w", err)
 	}
 	defer f.Close()
-	if err := ParseProcNet(f, t, states, fn); err != nil {
+	// One large read: the kernel prints the table in chunks of the size
+	// asked, and sockets created or closed between two reads can shift
+	// the ones after them out of the listing.
+	if err := ParseProcNet(bufio.NewReaderSize(f, procNetReadSize), t, states, fn); err != nil {
 		return fmt.Errorf("sockdiag: %s: %w", name, err)
 	}
 	return nil

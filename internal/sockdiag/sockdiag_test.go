@@ -376,6 +376,9 @@ func TestKey(t *testing.T) {
 	b.Remote = netip.MustParseAddrPort("10.0.0.2:4001")
 	require.NotEqual(t, a.Key(), b.Key())
 	require.NotZero(t, a.Key()>>63)
+	c := a
+	c.Inode = 0
+	require.Equal(t, a.Key(), c.Key(), "the inode is not part of the key")
 	a.Cookie = 77
 	require.Equal(t, uint64(77), a.Key())
 }

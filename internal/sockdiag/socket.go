@@ -95,8 +95,9 @@ type Socket struct {
 }
 
 // Key returns an identity for the socket within one network namespace:
-// the cookie when known, otherwise a hash of the protocol, addresses and
-// inode (what /proc/net offers).
+// the cookie when known, otherwise a hash of the family, protocol and
+// addresses (what /proc/net offers; the inode is left out because an
+// accepted connection gets it only when accept(2) returns).
 func (s *Socket) Key() uint64 {
 	if s.Cookie != 0 {
 		return s.Cookie
@@ -114,9 +115,6 @@ func (s *Socket) Key() uint64 {
 		}
 		mix(byte(ap.Port() >> 8))
 		mix(byte(ap.Port()))
-	}
-	for i := 0; i < 64; i += 8 {
-		mix(byte(s.Inode >> i))
 	}
 	return h | 1<<63
 }
