@@ -254,7 +254,10 @@ func compileTest(t CustomTest) (func(h *Host) Result, []string) {
 		want := t.Type == TestFileContainsRegex
 		return func(h *Host) Result {
 			b, err := h.ReadFile(t.Path)
-			if errors.Is(err, fs.ErrNotExist) && !want {
+			if errors.Is(err, fs.ErrNotExist) {
+				if want {
+					return Fail(t.Path+" does not exist", KeyLocation, t.Path)
+				}
 				return Pass(t.Path+" does not exist", KeyLocation, t.Path)
 			}
 			if err != nil {

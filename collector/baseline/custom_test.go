@@ -188,3 +188,20 @@ func FuzzParseCustomChecks(f *testing.F) {
 		}
 	})
 }
+
+func TestCustomMissingFiles(t *testing.T) {
+	doc := []byte(`{"checks": [
+	  {"id": "M-1", "description": "d", "severity": "Warning", "test": {"type": "file-contains-regex", "path": "/nope", "regex": "x"}},
+	  {"id": "M-2", "description": "d", "severity": "Warning", "test": {"type": "file-not-contains-regex", "path": "/nope", "regex": "x"}},
+	  {"id": "M-3", "description": "d", "severity": "Warning", "test": {"type": "config-key-equals", "path": "/nope", "key": "k", "value": "v"}},
+	  {"id": "M-4", "description": "d", "severity": "Warning", "test": {"type": "file-mode-max", "path": "/nope", "mode": "0644"}},
+	  {"id": "M-5", "description": "d", "severity": "Warning", "test": {"type": "sysctl-equals", "key": "no.such.param", "value": "1"}}]}`)
+	checks, err := baseline.ParseCustomChecks(doc, nil)
+	require.NoError(t, err)
+	h := baseline.NewHost(context.Background(), baseline.NewHostFS("testdata/hostroot-compliant"), baseline.WalkLimits{})
+	var got []string
+	for _, c := range checks {
+		got = append(got, c.Run(h).Status)
+	}
+	require.Equal(t, []string{"Fail", "Pass", "Err", "Err", "Err"}, got)
+}

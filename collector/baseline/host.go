@@ -272,16 +272,10 @@ func (h *Host) ServiceEnabled(names ...string) (how string, ok bool) {
 		if h.masked(unit) {
 			continue
 		}
-		for _, d := range unitDirs {
-			ents, _ := h.ReadDir(d)
-			for _, e := range ents {
-				if !strings.HasSuffix(e.Name(), ".wants") {
-					continue
-				}
-				p := path.Join(d, e.Name(), unit)
-				if _, err := h.Lstat(p); err == nil {
-					return p, true
-				}
+		for _, w := range h.wantsDirs() {
+			p := path.Join(w, unit)
+			if _, err := h.Lstat(p); err == nil {
+				return p, true
 			}
 		}
 		for _, p := range h.Glob("/etc/runlevels/*/" + svc) {
@@ -294,6 +288,23 @@ func (h *Host) ServiceEnabled(names ...string) (how string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// wantsDirs returns the systemd *.wants directories of the host.
+func (h *Host) wantsDirs() []string {
+	v, _ := memo(h, "wants", func() ([]string, error) {
+		var out []string
+		for _, d := range unitDirs {
+			ents, _ := h.ReadDir(d)
+			for _, e := range ents {
+				if strings.HasSuffix(e.Name(), ".wants") {
+					out = append(out, path.Join(d, e.Name()))
+				}
+			}
+		}
+		return out, nil
+	})
+	return v
 }
 
 // masked reports whether a systemd unit is linked to /dev/null in /etc or

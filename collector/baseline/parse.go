@@ -261,6 +261,9 @@ func ParsePAM(data []byte) []PAMLine {
 		if i := strings.LastIndexByte(mod, '/'); i >= 0 {
 			mod = mod[i+1:]
 		}
+		if mod == "" {
+			continue
+		}
 		out = append(out, PAMLine{Type: typ, Control: control, Module: mod, Args: f[1:]})
 	}
 	return out
