@@ -1,7 +1,6 @@
 package firewall
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/edgesec/edgesec/event"
@@ -172,5 +171,3 @@ func SaveRules(d *SaveDump, source, family string) []Rule {
 	}
 	return out
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
