@@ -92,6 +92,14 @@ type Config struct {
 	// HubResourceID is the Azure resource id of the IoT hub
 	// (hubResourceId, default "").
 	HubResourceID string
+	// DeploymentManifestPath is the deployment manifest file the
+	// DeploymentRecommendation analysis reads, as seen by the module
+	// (deploymentManifestPath, extension, default "": analyse the running
+	// containers only).
+	DeploymentManifestPath string
+	// DeploymentRulesDisabled lists the manifest rule ids not to run,
+	// comma-separated (deploymentRulesDisabled, extension, default "").
+	DeploymentRulesDisabled string
 	// Version is the twin $version the configuration was decoded from;
 	// 0 for a local or default configuration.
 	Version int64
@@ -177,7 +185,9 @@ func (c Config) SameSettings(o Config) bool {
 		c.BaselineCustomChecksEnabled != o.BaselineCustomChecksEnabled ||
 		c.BaselineCustomChecksFilePath != o.BaselineCustomChecksFilePath ||
 		c.BaselineCustomChecksFileHash != o.BaselineCustomChecksFileHash ||
-		c.HubResourceID != o.HubResourceID {
+		c.HubResourceID != o.HubResourceID ||
+		c.DeploymentManifestPath != o.DeploymentManifestPath ||
+		c.DeploymentRulesDisabled != o.DeploymentRulesDisabled {
 		return false
 	}
 	pc, po := c.Priorities, o.Priorities

@@ -162,9 +162,42 @@ func buildKeyTable() []keySpec {
 	hb := durationKey("heartbeatFrequency", "Interval of the Heartbeat event (liveness, version, configuration version, collector health).",
 		func(c Config) time.Duration { return c.HeartbeatFrequency },
 		func(c *Config, d time.Duration) { c.HeartbeatFrequency = d })
-	hb.info.Extension = true
-	t = append(t, hb)
+	mp := stringKey("deploymentManifestPath", "Deployment manifest file (as seen by the module) analysed for DeploymentRecommendation findings together with the running containers.",
+		"empty, or an absolute path", checkAbsPath,
+		func(c Config) string { return c.DeploymentManifestPath },
+		func(c *Config, s string) { c.DeploymentManifestPath = s })
+	rd := stringKey("deploymentRulesDisabled", "Comma-separated ids of deployment analysis rules not to run (see `edgesec rules`).",
+		"empty, or rule ids such as EDGE004,EDGE010", checkRuleIDs,
+		func(c Config) string { return c.DeploymentRulesDisabled },
+		func(c *Config, s string) { c.DeploymentRulesDisabled = s })
+	for _, k := range []keySpec{hb, mp, rd} {
+		k.info.Extension = true
+		t = append(t, k)
+	}
 	return t
+}
+
+// checkRuleIDs accepts a comma-separated list of rule ids (letters then
+// digits, e.g. EDGE004), spaces allowed around the commas.
+func checkRuleIDs(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	for _, id := range strings.Split(s, ",") {
+		id = strings.TrimSpace(id)
+		i := 0
+		for i < len(id) && id[i] >= 'A' && id[i] <= 'Z' {
+			i++
+		}
+		j := i
+		for j < len(id) && id[j] >= '0' && id[j] <= '9' {
+			j++
+		}
+		if i == 0 || j == i || j != len(id) {
+			return fmt.Errorf("%q is not a rule id (such as EDGE004)", id)
+		}
+	}
+	return nil
 }
 
 func priorityKey(in event.Info) keySpec {

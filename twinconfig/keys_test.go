@@ -49,6 +49,12 @@ func keyCases() []keyCase {
 			check: func(t *testing.T, c Config) {
 				require.Equal(t, "/subscriptions/s/resourceGroups/g/providers/Microsoft.Devices/IotHubs/h", c.HubResourceID)
 			}},
+		{key: "deploymentManifestPath", good: `"/etc/iotedge/deployment.json"`, bad: `"deployment.json"`,
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, "/etc/iotedge/deployment.json", c.DeploymentManifestPath)
+			}},
+		{key: "deploymentRulesDisabled", good: `"EDGE004, EDGE010"`, bad: `"EDGE004;rm -rf"`,
+			check: func(t *testing.T, c Config) { require.Equal(t, "EDGE004, EDGE010", c.DeploymentRulesDisabled) }},
 		durationCase("heartbeatFrequency", `"PT1S"`, time.Second,
 			func(c Config) time.Duration { return c.HeartbeatFrequency }, `"PT0.5S"`),
 	}
