@@ -184,7 +184,7 @@ func (r *Resolver) Observe(a *Activity) {
 		return
 	}
 	switch {
-	case p.Action == "destroy" || p.Action == "delete" && p.ContainerID != "":
+	case p.Action == "destroy":
 		r.Forget(p.ContainerID)
 	case p.ContainerName != "" && (p.Action == "create" || p.Action == "rename" || p.Action == "start"):
 		r.mu.Lock()
