@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	ctr "github.com/edgesec/edgesec/collector/container"
 	"github.com/edgesec/edgesec/collector/collectortest"
+	ctr "github.com/edgesec/edgesec/collector/container"
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/internal/containertest"
 	"github.com/edgesec/edgesec/internal/containertest/containerdct"

@@ -7,8 +7,8 @@ import (
 
 	"github.com/moby/moby/client"
 
-	ctr "github.com/edgesec/edgesec/collector/container"
 	"github.com/edgesec/edgesec/collector/collectortest"
+	ctr "github.com/edgesec/edgesec/collector/container"
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/internal/containertest"
 	"github.com/edgesec/edgesec/internal/containertest/mobyct"

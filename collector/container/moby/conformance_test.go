@@ -12,9 +12,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edgesec/edgesec/collector"
+	"github.com/edgesec/edgesec/collector/collectortest"
 	ctr "github.com/edgesec/edgesec/collector/container"
 	"github.com/edgesec/edgesec/collector/container/moby"
-	"github.com/edgesec/edgesec/collector/collectortest"
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/internal/containertest"
 	"github.com/edgesec/edgesec/internal/containertest/mobyct"
