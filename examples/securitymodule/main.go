@@ -30,8 +30,6 @@ import (
 	"time"
 
 	"github.com/edgesec/edgesec"
-	"github.com/edgesec/edgesec/collector/sysinfo"
-	"github.com/edgesec/edgesec/collector/users"
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/transport/file"
@@ -65,8 +63,16 @@ Flags:
                      configuration are kept
                      (default: $XDG_STATE_HOME/edgesec or ~/.local/state/edgesec,
                      /var/lib/edgesec as root)                 [EDGESEC_STATE_DIR]
-  --output OUT       "stdout" or a file path (JSON lines, fsync'd)
-                     (default stdout)                          [EDGESEC_OUTPUT]
+  --output OUT       "stdout" or a file path (JSON lines, fsync'd). Default:
+                     chosen from the environment — IoT Edge (IOTEDGE_*
+                     variables: edgeHub with workload API tokens),
+                     EdgeHubConnectionString (+ EdgeModuleCACertificateFile)
+                     or IotHubConnectionString, --mqtt; otherwise stdout.
+                                                               [EDGESEC_OUTPUT]
+  --mqtt URL         send to an MQTT 3.1.1 broker: tcp://, ssl:// or mqtts://
+                     host:port, with optional ?ca=&cert=&key=&topic=&client_id=
+                     (user:password in the URL or EDGESEC_MQTT_USERNAME and
+                     EDGESEC_MQTT_PASSWORD)                    [EDGESEC_MQTT_URL]
   --host-root DIR    where the host's filesystem is: "/" on the host, "/host"
                      inside a container (default /)            [EDGESEC_HOST_ROOT]
   --log-level LEVEL  debug, info, warn or error (default info) [EDGESEC_LOG_LEVEL]
@@ -85,7 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{
 		config:   os.Getenv("EDGESEC_CONFIG"),
 		stateDir: os.Getenv("EDGESEC_STATE_DIR"),
-		output:   envOr("EDGESEC_OUTPUT", "stdout"),
+		output:   os.Getenv("EDGESEC_OUTPUT"),
 		hostRoot: envOr("EDGESEC_HOST_ROOT", "/"),
 		logLevel: envOr("EDGESEC_LOG_LEVEL", "info"),
 		mqtt:     os.Getenv("EDGESEC_MQTT_URL"),
@@ -157,10 +163,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	// The transport: --output when given; otherwise chosen from the
+	// environment as the Azure SDKs do (IoT Edge, connection strings, an
+	// MQTT URL), and stdout when nothing is configured.
 	var out transport.Transport
-	if o.output == "stdout" || o.output == "-" {
+	var twin []edgesec.ConfigSource
+	switch o.output {
+	case "":
+		t, srcs, err := selectTransport(ctx, o, version, log)
+		if err != nil {
+			log.Error("cannot set up the transport", "err", err)
+			return 1
+		}
+		out, twin = t, srcs
+		if out == nil {
+			out = file.New(stdout)
+		}
+	case "stdout", "-":
 		out = file.New(stdout)
-	} else {
+	default:
 		f, err := file.Open(o.output)
 		if err != nil {
 			log.Error("cannot open output", "err", err)
@@ -200,13 +224,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.config != "" && !o.once {
 		opts.ConfigSources = append(opts.ConfigSources, &twinconfig.FileSource{Path: o.config, Logger: log})
 	}
+	opts.ConfigSources = append(opts.ConfigSources, twin...)
 	eng := edgesec.New(opts)
-	elog := eng.Logger()
-	eng.AddCollector(sysinfo.NewCollector(sysinfo.Options{HostRoot: o.hostRoot, Logger: elog}, eng.SnapshotFrequency))
-	eng.AddCollector(users.NewCollector(users.Options{HostRoot: o.hostRoot, Logger: elog}, eng.SnapshotFrequency))
+	addCollectors(eng, o, nil)
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	log.Info("securitymodule starting", "version", version, "host_root", o.hostRoot, "state_dir", o.stateDir, "output", o.output, "config", o.config, "once", o.once)
 	if o.once {
 		if err := eng.Once(ctx); err != nil {
