@@ -172,7 +172,7 @@ func (e *Engine) dial(path string) (*client.Client, *http.Transport, error) {
 		DisableCompression:    true,
 	}
 	hc := &http.Client{Transport: &limitTransport{base: tr, max: e.o.MaxResponseBytes, maxLine: e.o.MaxEventBytes}, CheckRedirect: client.CheckRedirect}
-	cli, err := client.New(client.WithHTTPClient(hc), client.WithAPIVersionNegotiation(), client.WithUserAgent("edgesec"))
+	cli, err := client.New(client.WithHTTPClient(hc), client.WithUserAgent("edgesec"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("moby: client: %w", err)
 	}

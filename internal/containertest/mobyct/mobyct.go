@@ -32,7 +32,7 @@ func Connect(t testing.TB) (*client.Client, string) {
 
 // ConnectTo connects to host ("unix://…") and checks that it answers.
 func ConnectTo(host string) (*client.Client, error) {
-	cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.WithHost(host))
 	if err != nil {
 		return nil, err
 	}
