@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,10 @@ type Options struct {
 	// Namespaces restricts the namespaces walked; all of them (moby,
 	// k8s.io, default, …) when empty.
 	Namespaces []string
+	// ExcludeNamespaces are namespaces not walked, for example "moby"
+	// when the Moby engine is monitored too (its containers live in
+	// containerd's "moby" namespace and would otherwise appear twice).
+	ExcludeNamespaces []string
 	// CallTimeout bounds every API call (DefaultCallTimeout when 0).
 	CallTimeout time.Duration
 	// MaxMessageBytes bounds one gRPC answer (DefaultMaxMessageBytes).
@@ -183,7 +188,7 @@ func (e *Engine) namespaces(ctx context.Context, cli *client.Client) ([]string, 
 		e.failed(cli, err)
 		return nil, fmt.Errorf("containerd: list namespaces: %w", err)
 	}
-	return ns, nil
+	return slices.DeleteFunc(ns, func(n string) bool { return slices.Contains(e.o.ExcludeNamespaces, n) }), nil
 }
 
 // Inventory implements [ctr.Engine]: for every namespace it lists the

@@ -9,6 +9,7 @@ import (
 	"github.com/edgesec/edgesec/collector/container/containerd"
 	"github.com/edgesec/edgesec/internal/containertest"
 	"github.com/edgesec/edgesec/internal/containertest/containerdct"
+	"github.com/edgesec/edgesec/internal/containertest/mobyct"
 )
 
 func engine(t *testing.T) *containerd.Engine {
@@ -50,4 +51,34 @@ func TestInventoryTable(t *testing.T) {
 		nss[it.Namespace]++
 	}
 	t.Logf("containers per namespace: %v", nss)
+}
+
+// TestExcludeNamespaces: the shared dockerd keeps its containers in
+// containerd's "moby" namespace; with Moby monitored on its own, the
+// reference module excludes that namespace so no container appears twice.
+func TestExcludeNamespaces(t *testing.T) {
+	sock := containertest.Env(t, containertest.EnvContainerd)
+	mcli, image := mobyct.Connect(t)
+	c := mobyct.Create(t, mcli, image, mobyct.Prefix(t), containertest.Cases()[0])
+
+	all := engine(t)
+	items, err := all.Inventory(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := containertest.Find(items, c.ID); !ok || p.Namespace != "moby" {
+		t.Fatalf("the docker container %s is not listed in containerd's moby namespace (found=%v)", c.ID, ok)
+	}
+
+	excl := containerd.New(containerd.Options{Sockets: []string{"unix://" + sock}, CallTimeout: 10 * time.Second, ExcludeNamespaces: []string{"moby"}})
+	t.Cleanup(func() { _ = excl.Close() })
+	items, err = excl.Inventory(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Namespace == "moby" {
+			t.Fatalf("namespace moby was excluded but %s is listed", it.ContainerID)
+		}
+	}
 }
