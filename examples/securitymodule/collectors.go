@@ -2,27 +2,75 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 
 	"github.com/edgesec/edgesec"
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/collector/baseline"
 	"github.com/edgesec/edgesec/collector/connection"
+	"github.com/edgesec/edgesec/collector/container"
+	"github.com/edgesec/edgesec/collector/container/containerd"
+	"github.com/edgesec/edgesec/collector/container/moby"
 	"github.com/edgesec/edgesec/collector/firewall"
 	"github.com/edgesec/edgesec/collector/listening"
 	"github.com/edgesec/edgesec/collector/login"
 	"github.com/edgesec/edgesec/collector/sysinfo"
 	"github.com/edgesec/edgesec/collector/users"
+	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/manifest"
 )
 
 // addCollectors adds the reference module's collectors to eng. Each one
 // runs only while the configuration gives its events a priority other than
 // Off, and says (Diagnostic events, Heartbeat health) what it cannot do with
-// the privileges the module has. containers resolves container ids to
-// names for process and connection events; nil gives ids only.
-func addCollectors(eng *edgesec.Engine, o options, containers collector.ContainerResolver) {
+// the privileges the module has. The container collectors are added for the
+// engines whose sockets exist under the host root. It returns a function
+// that releases the container engines' connections.
+func addCollectors(eng *edgesec.Engine, o options) (closeEngines func()) {
 	log := eng.Logger()
 	root := o.hostRoot
 	every := eng.SnapshotFrequency
+
+	// Containers: Moby (IoT Edge's engine) and containerd, when present.
+	var engines []container.Engine
+	found := container.Discover(root, nil, nil)
+	if len(found.Moby) > 0 {
+		engines = append(engines, moby.New(moby.Options{HostRoot: root, Logger: log}))
+	}
+	if len(found.Containerd) > 0 {
+		co := containerd.Options{HostRoot: root, Logger: log}
+		if len(found.Moby) > 0 {
+			co.ExcludeNamespaces = []string{"moby"} // Moby's own containers, already listed
+		}
+		engines = append(engines, containerd.New(co))
+	}
+	var containers collector.ContainerResolver
+	var inventory manifest.InventorySource
+	if len(engines) > 0 {
+		res := container.NewResolver(container.ResolverOptions{Logger: log}, engines...)
+		inv := container.NewInventory(container.InventoryOptions{Logger: log}, engines...)
+		containers, inventory = res, manifest.InventoryFunc(inv.Snapshot)
+		eng.AddCollector(collector.Every(event.ContainerInventory, every, inv))
+		eng.AddCollector(container.NewActivityCollector(container.ActivityOptions{Resolver: res, Logger: log}, engines...))
+	} else {
+		log.Info("no container engine socket found; container collectors disabled", "host_root", root)
+	}
+	// Deployment analysis: the manifest named by the configuration and the
+	// running containers, with the drift between them.
+	eng.AddCollector(manifest.NewCollector(manifest.Options{
+		ManifestPath: func() string { return eng.Config().DeploymentManifestPath },
+		Inventory:    inventory,
+		Config: func() manifest.Config {
+			var c manifest.Config
+			for _, id := range strings.Split(eng.Config().DeploymentRulesDisabled, ",") {
+				if id = strings.TrimSpace(id); id != "" {
+					c.DisabledRules = append(c.DisabledRules, id)
+				}
+			}
+			return c
+		},
+		Logger: log,
+	}, every))
 
 	// Host facts, periodic.
 	eng.AddCollector(sysinfo.NewCollector(sysinfo.Options{HostRoot: root, Logger: log}, every))
@@ -38,4 +86,12 @@ func addCollectors(eng *edgesec.Engine, o options, containers collector.Containe
 	// Host activity, triggered.
 	eng.AddCollector(connection.New(connection.Options{HostRoot: root, Logger: log, Containers: containers}))
 	eng.AddCollector(login.New(login.Options{HostRoot: root, StateDir: filepath.Join(o.stateDir, "login"), Logger: log}))
+
+	return func() {
+		for _, e := range engines {
+			if err := e.Close(); err != nil {
+				log.Debug("close container engine", "err", err)
+			}
+		}
+	}
 }

@@ -226,7 +226,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	opts.ConfigSources = append(opts.ConfigSources, twin...)
 	eng := edgesec.New(opts)
-	addCollectors(eng, o, nil)
+	closeEngines := addCollectors(eng, o)
+	defer closeEngines()
 
 	log.Info("securitymodule starting", "version", version, "host_root", o.hostRoot, "state_dir", o.stateDir, "output", o.output, "config", o.config, "once", o.once)
 	if o.once {
