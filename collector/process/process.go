@@ -1,0 +1,617 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/edgesec/edgesec/collector"
+	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/procfs"
+)
+
+// Mode selects the event source.
+type Mode int
+
+// Modes.
+const (
+	// ModeAuto uses the kernel proc connector and falls back to /proc
+	// polling when it is not available.
+	ModeAuto Mode = iota
+	// ModeNetlink uses the proc connector only; Run returns an error when
+	// it is not available.
+	ModeNetlink
+	// ModePoll polls /proc (misses processes shorter than the interval and
+	// exit statuses).
+	ModePoll
+)
+
+// String returns "auto", "netlink" or "poll".
+func (m Mode) String() string {
+	switch m {
+	case ModeAuto:
+		return "auto"
+	case ModeNetlink:
+		return "netlink"
+	case ModePoll:
+		return "poll"
+	}
+	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Defaults of [Options].
+const (
+	DefaultPollInterval  = time.Second
+	DefaultMaxTracked    = 32768
+	DefaultQueueSize     = 8192
+	DefaultReceiveBuffer = 8 << 20
+	DefaultReportEvery   = 30 * time.Second
+)
+
+// ExtraDetails keys set by the collector.
+const (
+	KeyContainerID          = "ContainerId"
+	KeyContainerName        = "ContainerName"
+	KeyModuleName           = "ModuleName"
+	KeyEnrichment           = "Enrichment" // "partial" when /proc could not be read in full
+	KeyCommandLineTruncated = "CommandLineTruncated"
+	KeyComm                 = "Comm"
+	KeyParentComm           = "ParentComm"
+	KeyParentExecutable     = "ParentExecutable"
+	KeyEffectiveUserID      = "EffectiveUserId"
+	KeyEffectiveUserName    = "EffectiveUserName"
+	KeyExecutableDeleted    = "ExecutableDeleted"
+	KeySignal               = "Signal"
+	KeyCoreDumped           = "CoreDumped"
+	KeyExitStatusKnown      = "ExitStatusKnown"
+	KeySource               = "Source" // "netlink" or "poll"
+)
+
+// Options configure a [Collector]. The zero value is usable.
+type Options struct {
+	// HostRoot is where the host's filesystem (and /proc, from the host
+	// PID namespace) is mounted: "/" (default) or "/host".
+	HostRoot string
+	// Logger receives the collector's log lines (nil: discarded).
+	Logger *slog.Logger
+	// Mode selects the event source (default ModeAuto).
+	Mode Mode
+	// PollInterval is the /proc polling interval of ModePoll and of the
+	// fallback (default 1 s).
+	PollInterval time.Duration
+	// MaxCmdline caps the command line of an event, in bytes (default
+	// procfs.DefaultMaxCmdline, 4 KiB); longer ones are cut and marked
+	// with CommandLineTruncated in ExtraDetails.
+	MaxCmdline int
+	// MaxTracked bounds the table of live processes remembered for exit
+	// events (default 32768).
+	MaxTracked int
+	// QueueSize bounds the queue between the socket reader and the
+	// enricher (default 8192 events); when it is full, events are counted
+	// as dropped.
+	QueueSize int
+	// ReceiveBuffer is the socket receive buffer asked for (default 8 MiB;
+	// SO_RCVBUFFORCE as root, else SO_RCVBUF capped by net.core.rmem_max).
+	ReceiveBuffer int
+	// Resolver, when set, names the container (and IoT Edge module) of a
+	// container id.
+	Resolver collector.ContainerResolver
+	// ReportEvery is the least time between two reports of lost or
+	// dropped events (default 30 s).
+	ReportEvery time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.HostRoot == "" {
+		o.HostRoot = "/"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.MaxCmdline <= 0 {
+		o.MaxCmdline = procfs.DefaultMaxCmdline
+	}
+	if o.MaxTracked <= 0 {
+		o.MaxTracked = DefaultMaxTracked
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.ReceiveBuffer <= 0 {
+		o.ReceiveBuffer = DefaultReceiveBuffer
+	}
+	if o.ReportEvery <= 0 {
+		o.ReportEvery = DefaultReportEvery
+	}
+	return o
+}
+
+// Stats are the collector's counters since it was created.
+type Stats struct {
+	// Received counts proc connector events read from the socket.
+	Received uint64
+	// LostEvents counts events the kernel could not deliver because the
+	// socket buffer was full (ENOBUFS), from gaps in the per-CPU sequence
+	// numbers.
+	LostEvents uint64
+	// Overruns counts ENOBUFS errors.
+	Overruns uint64
+	// Dropped counts events dropped because the enricher's queue was full.
+	Dropped uint64
+	// Created and Terminated count the events emitted; Partial those of
+	// them whose /proc enrichment was incomplete.
+	Created, Terminated, Partial uint64
+	// EmitErrors counts events the Sink refused.
+	EmitErrors uint64
+	// Mode is the source in use ("netlink", "poll", or "" before Run).
+	Mode string
+}
+
+// Collector emits ProcessCreate and ProcessTerminate events. Create it
+// with [New]. Run may be called again after it returned; the counters
+// accumulate.
+type Collector struct {
+	opts   Options
+	self   int
+	users  *procfs.UserCache
+	report sync.Once
+
+	received, lost, overruns, dropped   atomic.Uint64
+	created, terminated, partial, emitE atomic.Uint64
+	mode                                atomic.Value // string
+}
+
+// New returns a process collector.
+func New(opts Options) *Collector {
+	opts = opts.withDefaults()
+	return &Collector{opts: opts, self: os.Getpid(), users: procfs.NewUserCache(opts.HostRoot, 0)}
+}
+
+// Name implements collector.Collector.
+func (c *Collector) Name() string { return event.ProcessCreate }
+
+// Produces lists the event names the collector emits.
+func (c *Collector) Produces() []string {
+	return []string{event.ProcessCreate, event.ProcessTerminate}
+}
+
+// Stats returns the counters. It is safe to call at any time.
+func (c *Collector) Stats() Stats {
+	m, _ := c.mode.Load().(string)
+	return Stats{
+		Received: c.received.Load(), LostEvents: c.lost.Load(), Overruns: c.overruns.Load(),
+		Dropped: c.dropped.Load(), Created: c.created.Load(), Terminated: c.terminated.Load(),
+		Partial: c.partial.Load(), EmitErrors: c.emitE.Load(), Mode: m,
+	}
+}
+
+// Run implements collector.Collector.
+func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	if c.opts.Mode != ModePoll {
+		sock, err := openProcConnector(c.opts.ReceiveBuffer)
+		if err == nil {
+			c.mode.Store("netlink")
+			c.opts.Logger.Info("process events from the kernel proc connector",
+				"receive_buffer", sock.rcvbuf, "forced", sock.forced)
+			if !sock.forced {
+				collector.ReportError(ctx, sink, c.Name(), fmt.Errorf(
+					"process: no CAP_NET_ADMIN to size the proc connector buffer: %d bytes granted, events may be lost under load", sock.rcvbuf))
+			}
+			return c.runNetlink(ctx, sink, sock)
+		}
+		if c.opts.Mode == ModeNetlink {
+			return err
+		}
+		c.opts.Logger.Warn("proc connector unavailable, polling /proc", "err", err)
+		c.reportPolling(ctx, sink, err)
+	}
+	c.mode.Store("poll")
+	if c.opts.Mode == ModePoll {
+		c.reportPolling(ctx, sink, nil)
+	}
+	return c.runPoll(ctx, sink)
+}
+
+// ErrPolling is reported (once per collector) when process events come
+// from /proc polling.
+var ErrPolling = errors.New("process: polling /proc: processes shorter than the poll interval are missed and exit statuses are unknown")
+
+func (c *Collector) reportPolling(ctx context.Context, sink collector.Sink, cause error) {
+	c.report.Do(func() {
+		err := fmt.Errorf("%w (every %s)", ErrPolling, c.opts.PollInterval)
+		if cause != nil {
+			err = fmt.Errorf("%w (every %s; proc connector: %w)", ErrPolling, c.opts.PollInterval, cause)
+		}
+		c.opts.Logger.Warn(err.Error())
+		collector.ReportError(ctx, sink, c.Name(), err)
+	})
+}
+
+// emit hands events to the sink, counting refusals.
+func (c *Collector) emit(ctx context.Context, sink collector.Sink, evs []event.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	if err := sink.Emit(ctx, evs...); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		c.emitE.Add(uint64(len(evs)))
+	}
+}
+
+// runNetlink runs the socket reader and the enricher until ctx is done.
+func (c *Collector) runNetlink(ctx context.Context, sink collector.Sink, sock *connSocket) error {
+	queue := make(chan rawEvent, c.opts.QueueSize)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(queue)
+		c.readLoop(sock, queue)
+	}()
+	stop := context.AfterFunc(ctx, func() { _ = sock.close() })
+	defer stop()
+	c.enrichLoop(ctx, sink, queue)
+	// enrichLoop returns on ctx.Done; the AfterFunc closed the socket,
+	// which ends readLoop. Drain so the reader never blocks.
+	go func() {
+		for range queue { //nolint:revive // drain
+		}
+	}()
+	wg.Wait()
+	return nil
+}
+
+// readLoop reads the socket and queues the events until it is closed.
+func (c *Collector) readLoop(sock *connSocket, queue chan<- rawEvent) {
+	buf := make([]byte, 16<<10)
+	evs := make([]rawEvent, 0, 64)
+	lastSeq := make(map[uint32]uint32)
+	handle := func(dgram []byte) {
+		var err error
+		evs, err = parseMessages(dgram, evs[:0])
+		if errors.Is(err, unix.ENOBUFS) {
+			c.overruns.Add(1)
+		}
+		for i := range evs {
+			ev := &evs[i]
+			if ev.What != procEventNone {
+				c.received.Add(1)
+				if last, ok := lastSeq[ev.CPU]; ok && ev.Seq > last+1 {
+					c.lost.Add(uint64(ev.Seq - last - 1))
+				}
+				if len(lastSeq) < 4096 {
+					lastSeq[ev.CPU] = ev.Seq
+				} else if _, ok := lastSeq[ev.CPU]; ok {
+					lastSeq[ev.CPU] = ev.Seq
+				}
+			}
+			select {
+			case queue <- *ev:
+			default:
+				c.dropped.Add(1)
+			}
+		}
+	}
+	for {
+		err := sock.readBatch(buf, handle)
+		if sock.closed.Load() {
+			return
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.ENOBUFS):
+			c.overruns.Add(1) // the sequence gap counts what was lost
+		case errors.Is(err, os.ErrClosed), errors.Is(err, unix.EBADF):
+			return
+		default:
+			c.opts.Logger.Error("proc connector read", "err", err)
+			// Avoid a busy loop on a persistent error.
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// enricher owns the live process table and builds events.
+type enricher struct {
+	c     *Collector
+	ctx   context.Context
+	live  *lru
+	boot  time.Time
+	mono0 time.Time // wall time at CLOCK_MONOTONIC zero
+	batch []event.Event
+}
+
+func (c *Collector) newEnricher(ctx context.Context) *enricher {
+	e := &enricher{c: c, ctx: ctx, live: newLRU(c.opts.MaxTracked)}
+	if bt, err := procfs.BootTime(c.opts.HostRoot); err == nil {
+		e.boot = bt
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err == nil {
+		e.mono0 = time.Now().Add(-time.Duration(ts.Nano()))
+	}
+	return e
+}
+
+// ktime converts a kernel CLOCK_MONOTONIC timestamp to wall time.
+func (e *enricher) ktime(ns uint64) time.Time {
+	if ns == 0 || e.mono0.IsZero() {
+		return time.Now()
+	}
+	return e.mono0.Add(time.Duration(ns))
+}
+
+func (c *Collector) enrichLoop(ctx context.Context, sink collector.Sink, queue <-chan rawEvent) {
+	e := c.newEnricher(ctx)
+	e.seed()
+	tick := time.NewTicker(c.opts.ReportEvery)
+	defer tick.Stop()
+	var lastLost, lastDropped uint64
+	flush := func() {
+		c.emit(ctx, sink, e.batch)
+		e.batch = e.batch[:0:0] // the events now belong to the sink
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-queue:
+			if !ok {
+				return
+			}
+			e.handle(ev)
+			// Batch what is already queued, then emit: no added latency.
+			for len(e.batch) < 128 {
+				select {
+				case ev, ok = <-queue:
+					if !ok {
+						flush()
+						return
+					}
+					e.handle(ev)
+					continue
+				default:
+				}
+				break
+			}
+			flush()
+		case <-tick.C:
+			lost, dropped := c.lost.Load(), c.dropped.Load()
+			if lost != lastLost || dropped != lastDropped {
+				collector.ReportError(ctx, sink, c.Name(), fmt.Errorf(
+					"process: %d events lost to socket buffer overruns and %d dropped on a full queue since start (LostEvents)",
+					lost, dropped))
+				lastLost, lastDropped = lost, dropped
+			}
+		}
+	}
+}
+
+// seed fills the live table from /proc so that the exits of processes
+// started before the collector name their executable.
+func (e *enricher) seed() {
+	pids, err := procfs.ListPIDs(e.c.opts.HostRoot)
+	if err != nil {
+		e.c.opts.Logger.Warn("listing processes", "err", err)
+		return
+	}
+	for _, pid := range pids {
+		if e.live.len() >= e.c.opts.MaxTracked/2 || e.ctx.Err() != nil {
+			return
+		}
+		p, err := procfs.ReadProcess(e.c.opts.HostRoot, pid, 1)
+		if err != nil {
+			continue
+		}
+		info := e.infoFrom(p)
+		e.live.put(info)
+	}
+}
+
+func (e *enricher) infoFrom(p procfs.Process) *procInfo {
+	info := &procInfo{pid: p.PID, ppid: p.PPID, startTicks: p.StartTime, comm: p.Comm, exe: p.Exe,
+		uid: strconv.FormatUint(uint64(p.UID), 10), containerID: p.ContainerID, execd: true}
+	if p.ContainerID != "" && e.c.opts.Resolver != nil {
+		info.container, info.module, _ = e.c.opts.Resolver.Resolve(e.ctx, p.ContainerID)
+	}
+	return info
+}
+
+// handle processes one proc connector event.
+func (e *enricher) handle(ev rawEvent) {
+	switch ev.What {
+	case procEventFork:
+		if ev.PID != ev.TGID { // a new thread
+			return
+		}
+		child := &procInfo{pid: int(ev.TGID), ppid: int(ev.ParentTGID)}
+		if parent := e.live.get(int(ev.ParentTGID)); parent != nil {
+			child.comm, child.exe, child.uid = parent.comm, parent.exe, parent.uid
+			child.containerID, child.container, child.module = parent.containerID, parent.container, parent.module
+		}
+		e.live.put(child)
+	case procEventExec:
+		if int(ev.TGID) == e.c.self {
+			return
+		}
+		e.exec(ev)
+	case procEventExit:
+		if ev.PID != ev.TGID || int(ev.TGID) == e.c.self {
+			return
+		}
+		e.exit(ev)
+	case procEventComm:
+		if p := e.live.get(int(ev.TGID)); p != nil && ev.PID == ev.TGID {
+			p.comm = commString(ev.Comm[:])
+		}
+	case procEventNone:
+		if ev.AckErr != 0 {
+			e.c.opts.Logger.Warn("proc connector subscription", "err", unix.Errno(ev.AckErr))
+		}
+	}
+}
+
+func commString(b []byte) string {
+	for i, c := range b {
+		if c == 0 {
+			b = b[:i]
+			break
+		}
+	}
+	s, _ := procfs.ParseCmdline(b, procfs.MaxCommBytes)
+	return s
+}
+
+func (e *enricher) exec(ev rawEvent) {
+	pid := int(ev.TGID)
+	prev := e.live.get(pid) // from the fork (or an earlier exec)
+	p, err := procfs.ReadProcess(e.c.opts.HostRoot, pid, e.c.opts.MaxCmdline)
+	info := &procInfo{pid: pid, execd: true}
+	item := &event.ProcessCreatePayload{ProcessID: pid, ExtraDetails: event.ExtraDetails{KeySource: "netlink"}}
+	x := item.ExtraDetails
+	var parent *procInfo
+	if err == nil {
+		info = e.infoFrom(p)
+		item.Executable, item.CommandLine = p.Exe, p.Cmdline
+		item.ParentProcessID = p.PPID
+		item.UserID = strconv.FormatUint(uint64(p.UID), 10)
+		item.UserName = e.c.users.Name(p.UID)
+		x[KeyComm] = p.Comm
+		if p.EUID != p.UID {
+			x[KeyEffectiveUserID] = strconv.FormatUint(uint64(p.EUID), 10)
+			if n := e.c.users.Name(p.EUID); n != "" {
+				x[KeyEffectiveUserName] = n
+			}
+		}
+		if p.CmdlineTruncated {
+			x[KeyCommandLineTruncated] = "true"
+		}
+		if p.ExeDeleted {
+			x[KeyExecutableDeleted] = "true"
+		}
+		if p.Partial || p.Exe == "" {
+			x[KeyEnrichment] = "partial"
+		}
+		if p.Exe == "" && prev != nil {
+			// Exited before exe could be read: say what the fork knew.
+			info.exe = ""
+		}
+		parent = e.live.get(p.PPID)
+	} else {
+		// Gone before /proc was read: what the fork event told.
+		x[KeyEnrichment] = "partial"
+		if prev != nil {
+			info.ppid, info.uid = prev.ppid, prev.uid
+			info.containerID, info.container, info.module = prev.containerID, prev.container, prev.module
+			item.ParentProcessID, item.UserID = prev.ppid, prev.uid
+			parent = e.live.get(prev.ppid)
+		}
+		if item.UserID != "" {
+			if uid, err := strconv.ParseUint(item.UserID, 10, 32); err == nil {
+				item.UserName = e.c.users.Name(uint32(uid))
+			}
+		}
+	}
+	if parent != nil {
+		if parent.comm != "" {
+			x[KeyParentComm] = parent.comm
+		}
+		if parent.exe != "" {
+			x[KeyParentExecutable] = parent.exe
+		}
+	}
+	e.attribute(x, info)
+	if x[KeyEnrichment] != "" {
+		e.c.partial.Add(1)
+	}
+	e.live.put(info)
+	e.c.created.Add(1)
+	e.batch = append(e.batch, event.Must(event.ProcessCreate, e.ktime(ev.KTime), item))
+}
+
+func (e *enricher) attribute(x event.ExtraDetails, info *procInfo) {
+	if info.containerID == "" {
+		return
+	}
+	x[KeyContainerID] = info.containerID
+	if info.container != "" {
+		x[KeyContainerName] = info.container
+	}
+	if info.module != "" {
+		x[KeyModuleName] = info.module
+	}
+}
+
+func (e *enricher) exit(ev rawEvent) {
+	pid := int(ev.TGID)
+	info := e.live.remove(pid)
+	status, sig, core := decodeWaitStatus(ev.ExitCode)
+	item := &event.ProcessTerminatePayload{ProcessID: pid, ExitStatus: status,
+		ExtraDetails: event.ExtraDetails{KeySource: "netlink"}}
+	x := item.ExtraDetails
+	if sig != 0 {
+		x[KeySignal] = signalName(sig)
+	}
+	if core {
+		x[KeyCoreDumped] = "true"
+	}
+	if info != nil {
+		item.Executable = info.exe
+		if info.comm != "" {
+			x[KeyComm] = info.comm
+		}
+		e.attribute(x, info)
+		if !info.execd || info.exe == "" {
+			// A fork that never exec'd runs its parent's image: the
+			// executable is inherited, say so.
+			if info.exe == "" {
+				x[KeyEnrichment] = "partial"
+			}
+		}
+	} else {
+		x[KeyEnrichment] = "partial"
+	}
+	if x[KeyEnrichment] != "" {
+		e.c.partial.Add(1)
+	}
+	e.c.terminated.Add(1)
+	e.batch = append(e.batch, event.Must(event.ProcessTerminate, e.ktime(ev.KTime), item))
+}
+
+// decodeWaitStatus turns a wait(2) status into the shell's exit status:
+// the exit code, or 128+signal for a process killed by a signal.
+func decodeWaitStatus(ws uint32) (status int, sig unix.Signal, core bool) {
+	w := unix.WaitStatus(ws)
+	switch {
+	case w.Exited():
+		return w.ExitStatus(), 0, false
+	case w.Signaled():
+		return 128 + int(w.Signal()), w.Signal(), w.CoreDump()
+	}
+	return int(ws), 0, false
+}
+
+// signalName returns "SIGKILL" for 9, or the number for unnamed signals.
+func signalName(s unix.Signal) string {
+	if n := unix.SignalName(s); n != "" {
+		return n
+	}
+	return strconv.Itoa(int(s))
+}
