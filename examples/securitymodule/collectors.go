@@ -9,7 +9,6 @@ import (
 	"github.com/edgesec/edgesec/collector/baseline"
 	"github.com/edgesec/edgesec/collector/connection"
 	"github.com/edgesec/edgesec/collector/container"
-	"github.com/edgesec/edgesec/collector/container/containerd"
 	"github.com/edgesec/edgesec/collector/container/moby"
 	"github.com/edgesec/edgesec/collector/firewall"
 	"github.com/edgesec/edgesec/collector/listening"
@@ -38,11 +37,11 @@ func addCollectors(eng *edgesec.Engine, o options) (closeEngines func()) {
 		engines = append(engines, moby.New(moby.Options{HostRoot: root, Logger: log}))
 	}
 	if len(found.Containerd) > 0 {
-		co := containerd.Options{HostRoot: root, Logger: log}
-		if len(found.Moby) > 0 {
-			co.ExcludeNamespaces = []string{"moby"} // Moby's own containers, already listed
+		// Moby's own containers live in containerd's "moby" namespace:
+		// don't list them twice.
+		if e := containerdEngine(root, log, len(found.Moby) > 0); e != nil {
+			engines = append(engines, e)
 		}
-		engines = append(engines, containerd.New(co))
 	}
 	var containers collector.ContainerResolver
 	var inventory manifest.InventorySource
