@@ -1,0 +1,65 @@
+package depcheck
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// deps lists the packages pkg links (go list -deps).
+func deps(t *testing.T, pkgs ...string) []string {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command: " + err.Error())
+	}
+	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	return strings.Fields(string(out))
+}
+
+func TestLightImportsStayLight(t *testing.T) {
+	heavy := []string{
+		"github.com/containerd/",
+		"github.com/moby/moby/client",
+		"github.com/eclipse/paho.mqtt.golang",
+		"github.com/mochi-mqtt/",
+		"google.golang.org/grpc",
+		"go.etcd.io/bbolt",
+	}
+	cases := []struct {
+		name  string
+		pkgs  []string
+		allow []string
+	}{
+		{"a host collector and the file transport", []string{
+			"github.com/edgesec/edgesec/collector/connection", "github.com/edgesec/edgesec/collector/listening",
+			"github.com/edgesec/edgesec/collector/users", "github.com/edgesec/edgesec/transport/file"}, nil},
+		{"the container model without an engine", []string{"github.com/edgesec/edgesec/collector/container"}, nil},
+		{"the manifest analyser", []string{"github.com/edgesec/edgesec/manifest"}, nil},
+		{"the Moby engine", []string{"github.com/edgesec/edgesec/collector/container/moby"}, []string{"github.com/moby/moby/client", "github.com/containerd/errdefs"}},
+		{"the generic MQTT transport", []string{"github.com/edgesec/edgesec/transport/mqtt"}, []string{"github.com/eclipse/paho.mqtt.golang"}},
+		{"the engine", []string{"github.com/edgesec/edgesec"}, []string{"go.etcd.io/bbolt"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, d := range deps(t, c.pkgs...) {
+				for _, h := range heavy {
+					if strings.HasPrefix(d, h) && !allowed(d, c.allow) {
+						t.Errorf("%v links %s", c.pkgs, d)
+					}
+				}
+			}
+		})
+	}
+}
+
+func allowed(dep string, allow []string) bool {
+	for _, a := range allow {
+		if strings.HasPrefix(dep, a) {
+			return true
+		}
+	}
+	return false
+}
