@@ -428,7 +428,9 @@ func (e *enricher) seed() {
 func (e *enricher) infoFrom(p procfs.Process) *procInfo {
 	info := &procInfo{pid: p.PID, ppid: p.PPID, startTicks: p.StartTime, comm: p.Comm, exe: p.Exe,
 		uid: strconv.FormatUint(uint64(p.UID), 10), containerID: p.ContainerID, execd: true}
-	if p.ContainerID != "" && e.c.opts.Resolver != nil {
+	if prev := e.live.get(p.PID); prev != nil && prev.containerID == p.ContainerID && prev.container != "" {
+		info.container, info.module = prev.container, prev.module
+	} else if p.ContainerID != "" && e.c.opts.Resolver != nil {
 		info.container, info.module, _ = e.c.opts.Resolver.Resolve(e.ctx, p.ContainerID)
 	}
 	return info
@@ -482,7 +484,15 @@ func commString(b []byte) string {
 func (e *enricher) exec(ev rawEvent) {
 	pid := int(ev.TGID)
 	prev := e.live.get(pid) // from the fork (or an earlier exec)
-	p, err := procfs.ReadProcess(e.c.opts.HostRoot, pid, e.c.opts.MaxCmdline)
+	// A process inherits its parent's cgroup; only a process whose parent
+	// is on the host (runc's init, moved into a container cgroup before
+	// it execs) can be somewhere else, so the cgroup is read only then.
+	inherited := prev != nil && prev.containerID != ""
+	p, err := procfs.ReadProcessWith(e.c.opts.HostRoot, pid, procfs.ReadOptions{
+		MaxCmdline: e.c.opts.MaxCmdline, SkipStat: true, SkipCgroup: inherited})
+	if err == nil && inherited {
+		p.ContainerID = prev.containerID
+	}
 	info := &procInfo{pid: pid, execd: true}
 	item := &event.ProcessCreatePayload{ProcessID: pid, ExtraDetails: event.ExtraDetails{KeySource: "netlink"}}
 	x := item.ExtraDetails

@@ -206,6 +206,15 @@ func TestReadProcessFixture(t *testing.T) {
 	assert.Equal(t, "/bin/sh -", p.Cmdline)
 	assert.True(t, p.CmdlineTruncated)
 
+	q, err := ReadProcessWith(root, 4242, ReadOptions{SkipStat: true, SkipCgroup: true})
+	require.NoError(t, err)
+	assert.Equal(t, Process{
+		PID: 4242, PPID: 777, Comm: "evil) (x y", Exe: "/usr/bin/evil", ExeDeleted: true,
+		Cmdline: "/bin/sh -c echo hi\nthere", UID: 1000, EUID: 0, GID: 1000,
+	}, q)
+	_, err = ReadProcessWith(root, 1, ReadOptions{SkipStat: true}) // no status
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+
 	// init: no status, no exe → partial, but what was read is there.
 	p, err = ReadProcess(root, 1, 0)
 	require.NoError(t, err)
@@ -269,8 +278,9 @@ func TestReadProcessLive(t *testing.T) {
 	assert.Equal(t, os.Getpid(), p.PPID)
 	assert.Equal(t, uint32(os.Getuid()), p.UID)
 	assert.Equal(t, uint32(os.Geteuid()), p.EUID)
-	// The child may still be between fork and exec: retry briefly.
-	for i := 0; i < 100 && p.Comm != "sleep"; i++ {
+	// The child may still be between fork and exec (or in the middle of
+	// exec, when exe is briefly unreadable): retry briefly.
+	for i := 0; i < 100 && (p.Comm != "sleep" || p.Partial); i++ {
 		time.Sleep(10 * time.Millisecond)
 		p, err = ReadProcess("/", cmd.Process.Pid, 0)
 		require.NoError(t, err)

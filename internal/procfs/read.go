@@ -64,21 +64,49 @@ func Dir(root string, pid int) string {
 // returns an error wrapping fs.ErrNotExist when the process does not exist
 // (any more); other unreadable files only set Process.Partial.
 func ReadProcess(root string, pid int, maxCmdline int) (Process, error) {
+	return ReadProcessWith(root, pid, ReadOptions{MaxCmdline: maxCmdline})
+}
+
+// ReadOptions tune [ReadProcessWith] for hot paths.
+type ReadOptions struct {
+	// MaxCmdline caps the command line (0: [DefaultMaxCmdline]).
+	MaxCmdline int
+	// SkipStat skips /proc/<pid>/stat: StartTime and State stay zero and
+	// PID, PPID and Comm come from status. One file less per process.
+	SkipStat bool
+	// SkipCgroup skips /proc/<pid>/cgroup (the caller knows the
+	// container, for example from the parent).
+	SkipCgroup bool
+}
+
+// ReadProcessWith is [ReadProcess] with options.
+func ReadProcessWith(root string, pid int, o ReadOptions) (Process, error) {
+	maxCmdline := o.MaxCmdline
 	if maxCmdline <= 0 {
 		maxCmdline = DefaultMaxCmdline
 	}
 	dir := Dir(root, pid)
-	st, err := readStatDir(dir)
-	if err != nil {
-		return Process{PID: pid}, err
+	var p Process
+	if !o.SkipStat {
+		st, err := readStatDir(dir)
+		if err != nil {
+			return Process{PID: pid}, err
+		}
+		p = Process{PID: st.PID, PPID: st.PPID, Comm: st.Comm, StartTime: st.StartTime, State: st.State}
 	}
-	p := Process{PID: st.PID, PPID: st.PPID, Comm: st.Comm, StartTime: st.StartTime, State: st.State}
 	if b, err := readLimited(filepath.Join(dir, "status"), maxStatusBytes); err == nil {
 		if s, err := ParseStatus(b); err == nil {
 			p.UID, p.EUID, p.GID = s.RealUID(), s.EffectiveUID(), s.GID[0]
+			if o.SkipStat {
+				p.PID, p.PPID, p.Comm = s.PID, s.PPID, s.Name
+			}
+		} else if o.SkipStat {
+			return Process{PID: pid}, fmt.Errorf("%s: %w", dir, err)
 		} else {
 			p.Partial = true
 		}
+	} else if o.SkipStat {
+		return Process{PID: pid}, err
 	} else {
 		p.Partial = true
 	}
@@ -92,10 +120,12 @@ func ReadProcess(root string, pid int, maxCmdline int) (Process, error) {
 	} else if !isKernelThread(p) {
 		p.Partial = true
 	}
-	if b, err := readLimited(filepath.Join(dir, "cgroup"), maxCgroupBytes); err == nil {
-		p.ContainerID, p.ContainerRuntime, _ = ContainerRuntimeID(b)
-	} else {
-		p.Partial = true
+	if !o.SkipCgroup {
+		if b, err := readLimited(filepath.Join(dir, "cgroup"), maxCgroupBytes); err == nil {
+			p.ContainerID, p.ContainerRuntime, _ = ContainerRuntimeID(b)
+		} else {
+			p.Partial = true
+		}
 	}
 	return p, nil
 }
