@@ -269,7 +269,8 @@ func TestUserCache(t *testing.T) {
 // child.
 func TestReadProcessLive(t *testing.T) {
 	arg := "hello\nworld \xff end"
-	cmd := exec.Command("/bin/sleep", "30", arg)
+	// sh ignores the extra argument (sleep would reject it and exit).
+	cmd := exec.Command("/bin/sh", "-c", "sleep 30; :", "sh", arg)
 	require.NoError(t, cmd.Start())
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	p, err := ReadProcess("/", cmd.Process.Pid, 0)
@@ -280,14 +281,14 @@ func TestReadProcessLive(t *testing.T) {
 	assert.Equal(t, uint32(os.Geteuid()), p.EUID)
 	// The child may still be between fork and exec (or in the middle of
 	// exec, when exe is briefly unreadable): retry briefly.
-	for i := 0; i < 100 && (p.Comm != "sleep" || p.Partial); i++ {
+	for i := 0; i < 100 && (p.Comm != "sh" || p.Partial); i++ {
 		time.Sleep(10 * time.Millisecond)
 		p, err = ReadProcess("/", cmd.Process.Pid, 0)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, "sleep", p.Comm)
-	assert.Equal(t, "/bin/sleep 30 hello\nworld \uFFFD end", p.Cmdline)
-	want, err := filepath.EvalSymlinks("/bin/sleep")
+	assert.Equal(t, "sh", p.Comm)
+	assert.Equal(t, "/bin/sh -c sleep 30; : sh hello\nworld \uFFFD end", p.Cmdline)
+	want, err := filepath.EvalSymlinks("/bin/sh")
 	require.NoError(t, err)
 	if os.Geteuid() == 0 {
 		assert.Equal(t, want, p.Exe)
