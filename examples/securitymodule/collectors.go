@@ -13,6 +13,7 @@ import (
 	"github.com/edgesec/edgesec/collector/firewall"
 	"github.com/edgesec/edgesec/collector/listening"
 	"github.com/edgesec/edgesec/collector/login"
+	"github.com/edgesec/edgesec/collector/process"
 	"github.com/edgesec/edgesec/collector/sysinfo"
 	"github.com/edgesec/edgesec/collector/users"
 	"github.com/edgesec/edgesec/event"
@@ -83,6 +84,7 @@ func addCollectors(eng *edgesec.Engine, o options) (closeEngines func()) {
 	}, every))
 
 	// Host activity, triggered.
+	eng.AddCollector(process.New(process.Options{HostRoot: root, Logger: log, Resolver: containers}))
 	eng.AddCollector(connection.New(connection.Options{HostRoot: root, Logger: log, Containers: containers}))
 	eng.AddCollector(login.New(login.Options{HostRoot: root, StateDir: filepath.Join(o.stateDir, "login"), Logger: log}))
 
