@@ -36,6 +36,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +67,8 @@ type config struct {
 	generators   int
 	pollInterval time.Duration
 	sustain      time.Duration
+	cpuProfile   string
+	memProfile   string
 }
 
 func run() error {
@@ -77,7 +80,31 @@ func run() error {
 	flag.IntVar(&cfg.generators, "generators", runtime.NumCPU(), "generator processes (one per core)")
 	flag.DurationVar(&cfg.pollInterval, "poll-interval", time.Second, "interval of the /proc polling monitor")
 	flag.DurationVar(&cfg.sustain, "sustain", 10*time.Second, "length of the sustained 1,000 exec/s CPU/RSS run (0: skip)")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the netlink runs (collector and harness, same process) to this file")
+	flag.StringVar(&cfg.memProfile, "memprofile", "", "write an allocation profile (all allocations) to this file at the end")
 	flag.Parse()
+	if cfg.memProfile != "" {
+		runtime.MemProfileRate = 4096
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if cfg.memProfile != "" {
+		defer func() {
+			if f, err := os.Create(cfg.memProfile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	for _, r := range strings.Split(rates, ",") {
 		if r == "max" {
 			cfg.rates = append(cfg.rates, 0)
