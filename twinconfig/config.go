@@ -100,6 +100,10 @@ type Config struct {
 	// DeploymentRulesDisabled lists the manifest rule ids not to run,
 	// comma-separated (deploymentRulesDisabled, extension, default "").
 	DeploymentRulesDisabled string
+	// DeploymentRuleSeverities overrides the severity of manifest rules,
+	// as comma-separated RULE=severity pairs, e.g. "EDGE026=high"
+	// (deploymentRuleSeverities, extension, default "").
+	DeploymentRuleSeverities string
 	// Version is the twin $version the configuration was decoded from;
 	// 0 for a local or default configuration.
 	Version int64
@@ -187,7 +191,8 @@ func (c Config) SameSettings(o Config) bool {
 		c.BaselineCustomChecksFileHash != o.BaselineCustomChecksFileHash ||
 		c.HubResourceID != o.HubResourceID ||
 		c.DeploymentManifestPath != o.DeploymentManifestPath ||
-		c.DeploymentRulesDisabled != o.DeploymentRulesDisabled {
+		c.DeploymentRulesDisabled != o.DeploymentRulesDisabled ||
+		c.DeploymentRuleSeverities != o.DeploymentRuleSeverities {
 		return false
 	}
 	pc, po := c.Priorities, o.Priorities

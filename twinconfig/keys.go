@@ -170,11 +170,37 @@ func buildKeyTable() []keySpec {
 		"empty, or rule ids such as EDGE004,EDGE010", checkRuleIDs,
 		func(c Config) string { return c.DeploymentRulesDisabled },
 		func(c *Config, s string) { c.DeploymentRulesDisabled = s })
-	for _, k := range []keySpec{hb, mp, rd} {
+	rs := stringKey("deploymentRuleSeverities", "Severity overrides for deployment analysis rules, as comma-separated RULE=severity pairs.",
+		"empty, or pairs such as EDGE026=high,EDGE010=medium (critical, high, medium or low)", checkRuleSeverities,
+		func(c Config) string { return c.DeploymentRuleSeverities },
+		func(c *Config, s string) { c.DeploymentRuleSeverities = s })
+	for _, k := range []keySpec{hb, mp, rd, rs} {
 		k.info.Extension = true
 		t = append(t, k)
 	}
 	return t
+}
+
+// checkRuleSeverities accepts comma-separated RULE=severity pairs.
+func checkRuleSeverities(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	for _, pair := range strings.Split(s, ",") {
+		id, sev, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok {
+			return fmt.Errorf("%q is not RULE=severity", strings.TrimSpace(pair))
+		}
+		if err := checkRuleIDs(id); err != nil {
+			return err
+		}
+		switch strings.ToLower(strings.TrimSpace(sev)) {
+		case "critical", "high", "medium", "low":
+		default:
+			return fmt.Errorf("%q is not a severity (critical, high, medium or low)", sev)
+		}
+	}
+	return nil
 }
 
 // checkRuleIDs accepts a comma-separated list of rule ids (letters then
