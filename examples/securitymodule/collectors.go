@@ -2,7 +2,6 @@ package main
 
 import (
 	"path/filepath"
-	"strings"
 
 	"github.com/edgesec/edgesec"
 	"github.com/edgesec/edgesec/collector"
@@ -60,16 +59,8 @@ func addCollectors(eng *edgesec.Engine, o options) (closeEngines func()) {
 	eng.AddCollector(manifest.NewCollector(manifest.Options{
 		ManifestPath: func() string { return eng.Config().DeploymentManifestPath },
 		Inventory:    inventory,
-		Config: func() manifest.Config {
-			var c manifest.Config
-			for _, id := range strings.Split(eng.Config().DeploymentRulesDisabled, ",") {
-				if id = strings.TrimSpace(id); id != "" {
-					c.DisabledRules = append(c.DisabledRules, id)
-				}
-			}
-			return c
-		},
-		Logger: log,
+		Config:       func() manifest.Config { return deploymentConfig(eng.Config()) },
+		Logger:       log,
 	}, every))
 
 	// Host facts, periodic.
