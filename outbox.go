@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgesec/edgesec/internal/backoff"
 	"github.com/edgesec/edgesec/internal/spool"
 	"github.com/edgesec/edgesec/transport"
 )
@@ -172,12 +173,12 @@ func (o *outbox) markIdle() {
 // run sends messages in order until ctx is cancelled, retrying retryable
 // errors with backoff and jitter.
 func (o *outbox) run(ctx context.Context) {
-	b := backoff{min: 500 * time.Millisecond, max: 2 * time.Minute}
+	b := backoff.Backoff{Min: 500 * time.Millisecond, Max: 2 * time.Minute}
 	for {
 		seq, m, ok, err := o.st.oldest()
 		if err != nil {
 			o.log.Error("outbox: read", "err", err)
-			if !sleep(ctx, b.next()) {
+			if !backoff.Sleep(ctx, b.Next()) {
 				return
 			}
 			continue
@@ -201,14 +202,14 @@ func (o *outbox) run(ctx context.Context) {
 			if err != nil {
 				o.log.Error("message rejected permanently; dropped", "id", m.ID, "bytes", len(m.Body), "err", err)
 			}
-			b.reset()
+			b.Reset()
 			if err := o.st.remove(seq); err != nil {
 				o.log.Error("outbox: remove", "err", err)
 			}
 		default:
-			d := b.next()
+			d := b.Next()
 			o.log.Warn("send failed; will retry", "err", err, "retry_in", d.Round(time.Millisecond), "queued", o.len())
-			if !sleep(ctx, d) {
+			if !backoff.Sleep(ctx, d) {
 				return
 			}
 		}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/backoff"
 	"github.com/edgesec/edgesec/twinconfig"
 )
 
@@ -148,7 +148,7 @@ func (m *managed) wait() {
 // run runs the collector, restarting it with exponential backoff and
 // jitter when it fails, until ctx is cancelled.
 func (m *managed) run(ctx context.Context) {
-	b := backoff{min: time.Second, max: 5 * time.Minute}
+	b := backoff.Backoff{Min: time.Second, Max: 5 * time.Minute}
 	for {
 		started := time.Now()
 		err := m.c.Run(ctx, m)
@@ -158,46 +158,16 @@ func (m *managed) run(ctx context.Context) {
 		if err == nil {
 			err = errors.New("returned before it was stopped")
 		}
-		if time.Since(started) > b.max {
-			b.reset()
+		if time.Since(started) > b.Max {
+			b.Reset()
 		}
-		d := b.next()
+		d := b.Next()
 		m.setState(stateFailed, err.Error())
 		m.e.log.Error("collector failed; restarting", "collector", m.c.Name(), "err", err, "retry_in", d.Round(time.Millisecond))
-		if !sleep(ctx, d) {
+		if !backoff.Sleep(ctx, d) {
 			return
 		}
 		m.setState(stateRunning, "")
-	}
-}
-
-// backoff is exponential backoff with full jitter.
-type backoff struct {
-	min, max time.Duration
-	n        int
-}
-
-func (b *backoff) next() time.Duration {
-	d := b.min << min(b.n, 20)
-	if d > b.max || d <= 0 {
-		d = b.max
-	}
-	b.n++
-	// Full jitter in [d/2, d): never a busy loop, never in lock step.
-	return d/2 + rand.N(d/2+1)
-}
-
-func (b *backoff) reset() { b.n = 0 }
-
-// sleep waits d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/edgesec/edgesec/internal/backoff"
 )
 
 // DefaultPollInterval is FileSource's PollInterval when it is zero.
@@ -102,7 +104,7 @@ func (s *FileSource) Watch(ctx context.Context, apply func(doc []byte, err error
 		if in.wd < 0 {
 			// No directory watch (the directory is missing, or reading
 			// failed): poll, and try to watch again.
-			if !sleep(ctx, poll) {
+			if !backoff.Sleep(ctx, poll) {
 				return nil
 			}
 			if err := in.rewatch(); err != nil {
@@ -119,7 +121,7 @@ func (s *FileSource) Watch(ctx context.Context, apply func(doc []byte, err error
 			// The watch is gone (directory removed or moved, queue
 			// overflow) or reading failed: re-arm it.
 			log.Debug("twinconfig: re-arming inotify", slog.String("path", s.Path), slog.Any("error", err))
-			if !errors.Is(err, errWatchLost) && !sleep(ctx, poll) {
+			if !errors.Is(err, errWatchLost) && !backoff.Sleep(ctx, poll) {
 				return nil // do not spin on a failing read
 			}
 			if err := in.rewatch(); err != nil {
@@ -128,18 +130,6 @@ func (s *FileSource) Watch(ctx context.Context, apply func(doc []byte, err error
 		}
 		// Events arrived or the poll interval passed (the safety net).
 		w.check()
-	}
-}
-
-// sleep waits d or until ctx is cancelled; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

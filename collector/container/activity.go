@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/backoff"
 )
 
 // Defaults of ActivityOptions.
@@ -95,7 +96,7 @@ func (c *ActivityCollector) follow(ctx context.Context, sink collector.Sink, e E
 		last     time.Time // time of the last activity seen
 		down     time.Time // when the stream last broke; zero while never connected
 		seen     = newRecent(dedupeWindow)
-		b        = newBackoff(c.minB, c.maxB)
+		b        = backoff.Backoff{Min: c.minB, Max: c.maxB}
 		replayed int
 	)
 	for {
@@ -140,7 +141,7 @@ func (c *ActivityCollector) follow(ctx context.Context, sink collector.Sink, e E
 		if !readyAt.IsZero() {
 			down = time.Now()
 			if time.Since(readyAt) > c.maxB {
-				b.reset()
+				b.Reset()
 			}
 		} else if down.IsZero() && !last.IsZero() {
 			down = time.Now()
@@ -148,13 +149,13 @@ func (c *ActivityCollector) follow(ctx context.Context, sink collector.Sink, e E
 		if err == nil {
 			err = errors.New("stream ended")
 		}
-		d := b.next()
+		d := b.Next()
 		collector.ReportError(ctx, sink, c.Name(), fmt.Errorf("%s at %s: event stream: %w (reconnecting in %v)",
 			e.Runtime(), e.Endpoint(), err, d.Round(time.Millisecond)))
 		if replayed > 0 {
 			c.log.Debug("container activity: duplicates dropped after replay", slog.Int("count", replayed))
 		}
-		if !sleep(ctx, d) {
+		if !backoff.Sleep(ctx, d) {
 			return
 		}
 	}

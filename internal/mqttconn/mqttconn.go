@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/edgesec/edgesec/internal/backoff"
 )
 
 // Defaults of Options.
@@ -221,7 +222,7 @@ func (m *Manager) set(cur *Conn, state error, refused bool) {
 func (m *Manager) run(ctx context.Context) {
 	defer close(m.done)
 	defer m.set(nil, ErrClosed, false)
-	b := Backoff{Min: m.o.MinBackoff, Max: m.o.MaxBackoff}
+	b := backoff.Backoff{Min: m.o.MinBackoff, Max: m.o.MaxBackoff}
 	var refusedCred string
 	var refusedAt time.Time
 	refused := false
@@ -234,13 +235,13 @@ func (m *Manager) run(ctx context.Context) {
 			d := b.Next()
 			m.log.Warn("cannot prepare connection", "err", err, "retry_in", d.Round(time.Millisecond))
 			m.setState(fmt.Errorf("preparing connection: %w", err), refused)
-			if !Sleep(ctx, d) {
+			if !backoff.Sleep(ctx, d) {
 				return
 			}
 			continue
 		}
 		if refused && p.CredentialID == refusedCred && time.Since(refusedAt) < m.o.AuthRetry {
-			if !Sleep(ctx, m.o.AuthCheck) {
+			if !backoff.Sleep(ctx, m.o.AuthCheck) {
 				return
 			}
 			continue
@@ -256,7 +257,7 @@ func (m *Manager) run(ctx context.Context) {
 					"not retrying until they change, or for %s", ErrRefused, err, code, m.o.AuthRetry)
 				m.log.Error("broker refused the connection", "broker", p.Broker, "client_id", p.ClientID, "username", p.Username, "err", err)
 				m.setState(err, true)
-				if !Sleep(ctx, m.o.AuthCheck) {
+				if !backoff.Sleep(ctx, m.o.AuthCheck) {
 					return
 				}
 				continue
@@ -264,7 +265,7 @@ func (m *Manager) run(ctx context.Context) {
 			d := b.Next()
 			m.log.Warn("connect failed", "broker", p.Broker, "err", err, "retry_in", d.Round(time.Millisecond))
 			m.setState(fmt.Errorf("connecting to %s: %w", p.Broker, err), refused)
-			if !Sleep(ctx, d) {
+			if !backoff.Sleep(ctx, d) {
 				return
 			}
 			continue
@@ -282,7 +283,7 @@ func (m *Manager) run(ctx context.Context) {
 				d := b.Next()
 				m.log.Warn("connection set-up failed", "err", err, "retry_in", d.Round(time.Millisecond))
 				m.setState(fmt.Errorf("connection set-up: %w", err), false)
-				if !Sleep(ctx, d) {
+				if !backoff.Sleep(ctx, d) {
 					return
 				}
 				continue
@@ -321,7 +322,7 @@ func (m *Manager) run(ctx context.Context) {
 			}
 			d := b.Next()
 			m.log.Warn("connection lost", "err", err, "retry_in", d.Round(time.Millisecond))
-			if !Sleep(ctx, d) {
+			if !backoff.Sleep(ctx, d) {
 				return
 			}
 		}
@@ -475,40 +476,4 @@ func normalizeBroker(u string) (string, error) {
 		return "ssl://" + rest, nil
 	}
 	return "", fmt.Errorf("broker URL %q: unsupported scheme %q (tcp, mqtt, ssl, tls, mqtts)", u, scheme)
-}
-
-// Backoff computes exponential delays with jitter: the n-th delay is
-// drawn uniformly from [d/2, d] where d = Min·2ⁿ capped at Max.
-type Backoff struct {
-	Min, Max time.Duration
-	n        int
-}
-
-// Next returns the next delay.
-func (b *Backoff) Next() time.Duration {
-	d := b.Min
-	for i := 0; i < b.n && d < b.Max; i++ {
-		d *= 2
-	}
-	d = min(d, b.Max)
-	if d < b.Max {
-		b.n++
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// Reset starts again from Min.
-func (b *Backoff) Reset() { b.n = 0 }
-
-// Sleep waits d or until ctx is done; it reports whether d elapsed.
-func Sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgesec/edgesec/internal/backoff"
 	"github.com/edgesec/edgesec/internal/mqttconn"
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/twinconfig"
@@ -135,11 +136,11 @@ func (t *twin) run(ctx context.Context) {
 		have       bool
 		needGet    bool
 		getAt      time.Time
-		getB       = mqttconn.Backoff{Min: time.Second, Max: 60 * time.Second}
+		getB       = backoff.Backoff{Min: time.Second, Max: 60 * time.Second}
 		early      [][]byte
 		pending    *reportReq
 		reportAt   time.Time
-		repB       = mqttconn.Backoff{Min: time.Second, Max: 60 * time.Second}
+		repB       = backoff.Backoff{Min: time.Second, Max: 60 * time.Second}
 		timer      = time.NewTimer(time.Hour)
 		timerArmed bool
 	)
