@@ -14,6 +14,7 @@ import (
 	"github.com/edgesec/edgesec/aggregate"
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/atomicfile"
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/twinconfig"
 )
@@ -536,19 +537,8 @@ func (e *Engine) report(ctx context.Context, c twinconfig.Config) {
 		}
 	}
 	if e.opts.StateDir != "" {
-		if err := writeFileAtomic(filepath.Join(e.opts.StateDir, "reported.json"), doc); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(e.opts.StateDir, "reported.json"), doc, 0o600); err != nil {
 			e.log.Warn("write reported configuration", "err", err)
 		}
 	}
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	return nil
 }

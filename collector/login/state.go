@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/edgesec/edgesec/internal/atomicfile"
 )
 
 // StateFile is the name of the file, in Options.StateDir, where the
@@ -101,33 +103,8 @@ func (st *state) save(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("login: state dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, StateFile+".tmp*")
-	if err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, StateFile), b, 0o600); err != nil {
 		return fmt.Errorf("login: write state: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(b); err != nil {
-		return fmt.Errorf("login: write state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("login: write state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("login: write state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, StateFile)); err != nil {
-		return fmt.Errorf("login: write state: %w", err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }
