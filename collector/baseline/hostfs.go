@@ -8,7 +8,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
+
+	"github.com/edgesec/edgesec/internal/hostfs"
 )
 
 // MaxFileBytes bounds how much of one host file a check reads. Larger
@@ -52,61 +53,12 @@ func (h *HostFS) resolve(op, name string, final bool) (string, error) {
 	if !fs.ValidPath(name) {
 		return "", &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
-	if h.root == "/" {
-		return "/" + name, nil
+	p, err := hostfs.Resolve(h.root, name, final)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return "", &fs.PathError{Op: op, Path: name, Err: pe.Err}
 	}
-	const maxLinks = 40
-	links := 0
-	done := "" // resolved part, relative to root: "" or "a/b"
-	todo := strings.Split(name, "/")
-	if name == "." {
-		todo = nil
-	}
-	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			done = parentOf(done)
-			continue
-		}
-		next := c
-		if done != "" {
-			next = done + "/" + c
-		}
-		if len(todo) == 0 && !final {
-			done = next
-			break
-		}
-		full := filepath.Join(h.root, next)
-		fi, err := os.Lstat(full)
-		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			done = next // errors are left to the caller's open or stat
-			continue
-		}
-		if links++; links > maxLinks {
-			return "", &fs.PathError{Op: op, Path: name, Err: errors.New("too many levels of symbolic links")}
-		}
-		target, err := os.Readlink(full)
-		if err != nil {
-			return "", &fs.PathError{Op: op, Path: name, Err: err}
-		}
-		if strings.HasPrefix(target, "/") {
-			done = ""
-		}
-		todo = append(strings.Split(target, "/"), todo...)
-	}
-	return filepath.Join(h.root, done), nil
-}
-
-func parentOf(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i < 0 {
-		return ""
-	}
-	return p[:i]
+	return p, err
 }
 
 // Open implements [fs.FS].

@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/hostfs"
 )
 
 // ExtraDetails keys of the SystemInformation item. A key is present only
@@ -306,7 +307,7 @@ func (p *Poller) path(rel string) string { return filepath.Join(p.root, rel) }
 // read opens root/rel and hands at most limit bytes of it to parse. It
 // logs and returns the error when the file cannot be opened.
 func (p *Poller) read(rel string, limit int64, parse func(io.Reader)) error {
-	name, err := resolve(p.root, rel)
+	name, err := hostfs.Resolve(p.root, rel, true)
 	if err == nil {
 		var f *os.File
 		f, err = os.Open(name)
@@ -337,60 +338,4 @@ func (p *Poller) firstLine(rel string) string {
 		return string(line)
 	}
 	return ""
-}
-
-// resolve returns the path of rel inside root, following symbolic links
-// the way the host would: absolute link targets are taken relative to
-// root, and ".." never climbs above it. With root "/" it is filepath.Join.
-func resolve(root, rel string) (string, error) {
-	if root == "/" {
-		return filepath.Join(root, rel), nil
-	}
-	const maxLinks = 40
-	links := 0
-	done := ""                                          // resolved part, relative to root, "" or "a/b"
-	todo := strings.Split(filepath.Clean("/"+rel), "/") // components left
-	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			done = parentOf(done)
-			continue
-		}
-		next := c
-		if done != "" {
-			next = done + "/" + c
-		}
-		full := filepath.Join(root, next)
-		fi, err := os.Lstat(full)
-		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			// Missing components and errors are left to the caller's open.
-			done = next
-			continue
-		}
-		links++
-		if links > maxLinks {
-			return "", &fs.PathError{Op: "resolve", Path: filepath.Join(root, rel), Err: errors.New("too many symbolic links")}
-		}
-		target, err := os.Readlink(full)
-		if err != nil {
-			return "", err
-		}
-		if strings.HasPrefix(target, "/") {
-			done = ""
-		}
-		todo = append(strings.Split(target, "/"), todo...)
-	}
-	return filepath.Join(root, done), nil
-}
-
-func parentOf(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i < 0 {
-		return ""
-	}
-	return p[:i]
 }

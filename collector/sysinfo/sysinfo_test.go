@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/hostfs"
 )
 
 var fixedNow = time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -247,12 +248,12 @@ func TestResolveInsideRoot(t *testing.T) {
 	require.NoError(t, os.Symlink("/etc/up", filepath.Join(root, "etc/abs")))
 	require.NoError(t, os.Symlink("b", filepath.Join(root, "etc/a")))
 	require.NoError(t, os.Symlink("a", filepath.Join(root, "etc/b")))
-	got, err := resolve(root, "etc/abs")
+	got, err := hostfs.Resolve(root, "etc/abs", true)
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(root, "usr/lib/x"), got)
-	_, err = resolve(root, "etc/a")
+	_, err = hostfs.Resolve(root, "etc/a", true)
 	require.ErrorContains(t, err, "too many symbolic links")
-	got, err = resolve("/", "etc/os-release")
+	got, err = hostfs.Resolve("/", "etc/os-release", true)
 	require.NoError(t, err)
 	require.Equal(t, "/etc/os-release", got)
 }

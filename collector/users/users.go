@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/hostfs"
 )
 
 // DefaultMaxEventBytes is the default of [Options.MaxEventBytes]: small
@@ -178,7 +178,7 @@ func (p *Poller) split(now time.Time, items []event.Item) []event.Event {
 // readParse opens root/rel (resolving symbolic links inside root) and
 // parses it. A nil result with an error means the file could not be read.
 func readParse[T any](root, rel string, parse func(io.Reader) ([]T, error)) ([]T, error) {
-	name, err := resolve(root, rel)
+	name, err := hostfs.Resolve(root, rel, true)
 	if err != nil {
 		return nil, err
 	}
@@ -323,60 +323,4 @@ func formatDays(days int64) string {
 		days = maxDays
 	}
 	return time.Unix(days*86400, 0).UTC().Format(time.DateOnly)
-}
-
-// resolve returns the path of rel inside root, following symbolic links
-// the way the host would: absolute link targets are taken relative to
-// root, and ".." never climbs above it. With root "/" it is filepath.Join.
-func resolve(root, rel string) (string, error) {
-	if root == "/" {
-		return filepath.Join(root, rel), nil
-	}
-	const maxLinks = 40
-	links := 0
-	done := ""                                          // resolved part, relative to root, "" or "a/b"
-	todo := strings.Split(filepath.Clean("/"+rel), "/") // components left
-	for len(todo) > 0 {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			done = parentOf(done)
-			continue
-		}
-		next := c
-		if done != "" {
-			next = done + "/" + c
-		}
-		full := filepath.Join(root, next)
-		fi, err := os.Lstat(full)
-		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			// Missing components and errors are left to the caller's open.
-			done = next
-			continue
-		}
-		links++
-		if links > maxLinks {
-			return "", &fs.PathError{Op: "resolve", Path: filepath.Join(root, rel), Err: errors.New("too many symbolic links")}
-		}
-		target, err := os.Readlink(full)
-		if err != nil {
-			return "", err
-		}
-		if strings.HasPrefix(target, "/") {
-			done = ""
-		}
-		todo = append(strings.Split(target, "/"), todo...)
-	}
-	return filepath.Join(root, done), nil
-}
-
-func parentOf(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i < 0 {
-		return ""
-	}
-	return p[:i]
 }

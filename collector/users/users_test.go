@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/hostfs"
 )
 
 var fixedNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -210,15 +211,15 @@ func TestHostRootSymlinks(t *testing.T) {
 	require.NoError(t, os.Symlink("/usr/share/base/passwd", filepath.Join(root, "etc/passwd")))
 	// ".." cannot climb out of the root either.
 	require.NoError(t, os.Symlink("../../../../../../usr/share/base/passwd", filepath.Join(root, "etc/group")))
-	got, err := resolve(root, "etc/passwd")
+	got, err := hostfs.Resolve(root, "etc/passwd", true)
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(root, "usr/share/base/passwd"), got)
-	got, err = resolve(root, "etc/group")
+	got, err = hostfs.Resolve(root, "etc/group", true)
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(root, "usr/share/base/passwd"), got)
 
 	require.NoError(t, os.Symlink("loop", filepath.Join(root, "etc/loop")))
-	_, err = resolve(root, "etc/loop")
+	_, err = hostfs.Resolve(root, "etc/loop", true)
 	require.ErrorContains(t, err, "too many symbolic links")
 
 	evs, err := New(Options{HostRoot: root}).Poll(context.Background())
