@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/edgesec/edgesec/internal/lines"
 )
 
 // Limits that keep the parsers' memory bounded whatever the input.
@@ -33,13 +35,13 @@ func (s *skipped) bad(line int, why string) {
 	s.malformed++
 }
 
-func (s *skipped) err(l *lineReader) error {
+func (s *skipped) err(l *lines.Reader) error {
 	var parts []string
 	if s.malformed > 0 {
 		parts = append(parts, fmt.Sprintf("%d malformed line(s) skipped (first: line %d: %s)", s.malformed, s.firstLine, s.firstWhy))
 	}
-	if l.tooLong > 0 {
-		parts = append(parts, fmt.Sprintf("%d line(s) longer than %d bytes skipped", l.tooLong, MaxLineBytes))
+	if l.TooLong() > 0 {
+		parts = append(parts, fmt.Sprintf("%d line(s) longer than %d bytes skipped", l.TooLong(), MaxLineBytes))
 	}
 	if s.excess > 0 {
 		parts = append(parts, fmt.Sprintf("%d key(s) beyond the limit of %d dropped", s.excess, MaxKeys))
@@ -48,8 +50,8 @@ func (s *skipped) err(l *lineReader) error {
 	if len(parts) > 0 {
 		perr = fmt.Errorf("%s: %s", s.file, strings.Join(parts, "; "))
 	}
-	if l.err != nil {
-		rerr := fmt.Errorf("%s: read: %w", s.file, l.err)
+	if l.Err() != nil {
+		rerr := fmt.Errorf("%s: read: %w", s.file, l.Err())
 		if perr == nil {
 			return rerr
 		}
@@ -67,27 +69,27 @@ func (s *skipped) err(l *lineReader) error {
 // the keys that did parse are returned in any case (the last assignment
 // of a key wins). At most MaxKeys keys are kept.
 func ParseOSRelease(r io.Reader) (map[string]string, error) {
-	l := newLineReader(r, MaxLineBytes)
+	l := lines.NewReader(r, MaxLineBytes)
 	s := &skipped{file: "os-release"}
 	out := make(map[string]string)
-	for l.next() {
-		line := bytes.TrimSpace(l.line)
+	for l.Next() {
+		line := bytes.TrimSpace(l.Line())
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
 		i := bytes.IndexByte(line, '=')
 		if i < 0 {
-			s.bad(l.num, "not an assignment")
+			s.bad(l.Num(), "not an assignment")
 			continue
 		}
 		key := string(line[:i])
 		if !validKey(key) {
-			s.bad(l.num, "invalid key")
+			s.bad(l.Num(), "invalid key")
 			continue
 		}
 		val, ok := shellValue(line[i+1:])
 		if !ok {
-			s.bad(l.num, "unterminated quote")
+			s.bad(l.Num(), "unterminated quote")
 			continue
 		}
 		if _, exists := out[key]; !exists && len(out) >= MaxKeys {
@@ -182,28 +184,28 @@ func shellValue(v []byte) (string, bool) {
 // reported in the error, as are lines longer than MaxLineBytes; the values
 // that did parse are returned in any case. At most MaxKeys names are kept.
 func ParseMeminfo(r io.Reader) (map[string]int64, error) {
-	l := newLineReader(r, MaxLineBytes)
+	l := lines.NewReader(r, MaxLineBytes)
 	s := &skipped{file: "meminfo"}
 	out := make(map[string]int64)
-	for l.next() {
-		line := bytes.TrimSpace(l.line)
+	for l.Next() {
+		line := bytes.TrimSpace(l.Line())
 		if len(line) == 0 {
 			continue
 		}
 		i := bytes.IndexByte(line, ':')
 		if i <= 0 {
-			s.bad(l.num, "want name: value")
+			s.bad(l.Num(), "want name: value")
 			continue
 		}
 		name := string(bytes.TrimSpace(line[:i]))
 		f := bytes.Fields(line[i+1:])
 		if name == "" || strings.ContainsAny(name, " \t") || len(f) < 1 || len(f) > 2 || len(f) == 2 && string(f[1]) != "kB" {
-			s.bad(l.num, "want name: value [kB]")
+			s.bad(l.Num(), "want name: value [kB]")
 			continue
 		}
 		v, err := strconv.ParseInt(string(f[0]), 10, 64)
 		if err != nil || v < 0 {
-			s.bad(l.num, "value is not a non-negative integer")
+			s.bad(l.Num(), "value is not a non-negative integer")
 			continue
 		}
 		if _, exists := out[name]; !exists && len(out) >= MaxKeys {
@@ -218,9 +220,9 @@ func ParseMeminfo(r io.Reader) (map[string]int64, error) {
 // parseBootTime returns the btime value (seconds since the epoch) of
 // /proc/stat.
 func parseBootTime(r io.Reader) (int64, bool) {
-	l := newLineReader(r, MaxLineBytes)
-	for l.next() {
-		f := bytes.Fields(l.line)
+	l := lines.NewReader(r, MaxLineBytes)
+	for l.Next() {
+		f := bytes.Fields(l.Line())
 		if len(f) == 2 && string(f[0]) == "btime" {
 			v, err := strconv.ParseInt(string(f[1]), 10, 64)
 			return v, err == nil && v > 0
@@ -255,14 +257,14 @@ type cpuInfo struct {
 func parseCPUInfo(r io.Reader) cpuInfo {
 	var ci cpuInfo
 	var fallback string
-	l := newLineReader(r, MaxLineBytes)
-	for l.next() {
-		i := bytes.IndexByte(l.line, ':')
+	l := lines.NewReader(r, MaxLineBytes)
+	for l.Next() {
+		i := bytes.IndexByte(l.Line(), ':')
 		if i < 0 {
 			continue
 		}
-		key := string(bytes.TrimSpace(l.line[:i]))
-		val := string(bytes.TrimSpace(l.line[i+1:]))
+		key := string(bytes.TrimSpace(l.Line()[:i]))
+		val := string(bytes.TrimSpace(l.Line()[i+1:]))
 		switch key {
 		case "processor":
 			if _, err := strconv.Atoi(val); err == nil {
@@ -301,9 +303,9 @@ type rootMount struct {
 func parseRootMount(r io.Reader) (rootMount, bool) {
 	var m rootMount
 	found := false
-	l := newLineReader(r, MaxLineBytes)
-	for l.next() {
-		f := bytes.Fields(l.line)
+	l := lines.NewReader(r, MaxLineBytes)
+	for l.Next() {
+		f := bytes.Fields(l.Line())
 		if len(f) < 3 || string(f[1]) != "/" {
 			continue
 		}
@@ -360,9 +362,9 @@ func parseDpkgStatus(r io.Reader, want map[string]bool) map[string]string {
 		}
 		pkg, version, installed = "", "", false
 	}
-	l := newLineReader(r, MaxLineBytes)
-	for l.next() {
-		line := l.line
+	l := lines.NewReader(r, MaxLineBytes)
+	for l.Next() {
+		line := l.Line()
 		if len(bytes.TrimSpace(line)) == 0 {
 			flush()
 			continue

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/edgesec/edgesec/internal/lines"
 )
 
 // Limits that keep the parsers' memory bounded whatever the input.
@@ -144,14 +146,14 @@ func (e *ParseError) malformed(line int, format string, args ...any) {
 
 // result returns the error to hand back: nil when nothing was skipped,
 // the ParseError and/or the read error otherwise.
-func (e *ParseError) result(l *lineReader) error {
-	e.TooLong = l.tooLong
+func (e *ParseError) result(l *lines.Reader) error {
+	e.TooLong = l.TooLong()
 	var perr error
 	if e.Malformed > 0 || e.TooLong > 0 || e.Excess > 0 {
 		perr = e
 	}
-	if l.err != nil {
-		rerr := fmt.Errorf("%s: read: %w", e.File, l.err)
+	if l.Err() != nil {
+		rerr := fmt.Errorf("%s: read: %w", e.File, l.Err())
 		if perr == nil {
 			return rerr
 		}
@@ -213,32 +215,32 @@ func validName(name []byte) bool {
 // skipped or reading failed, an error (a *ParseError, possibly joined with
 // the read error).
 func ParsePasswd(r io.Reader) ([]Account, error) {
-	l := newLineReader(r, MaxLineBytes)
+	l := lines.NewReader(r, MaxLineBytes)
 	perr := &ParseError{File: "passwd"}
 	var out []Account
 	var f [][]byte
-	for l.next() {
-		if skippable(l.line) {
+	for l.Next() {
+		if skippable(l.Line()) {
 			continue
 		}
 		var ok bool
-		f, ok = splitFields(l.line, 7, f)
+		f, ok = splitFields(l.Line(), 7, f)
 		if !ok {
-			perr.malformed(l.num, "want 7 fields")
+			perr.malformed(l.Num(), "want 7 fields")
 			continue
 		}
 		if !validName(f[0]) {
-			perr.malformed(l.num, "invalid user name")
+			perr.malformed(l.Num(), "invalid user name")
 			continue
 		}
 		uid, ok := parseID(f[2])
 		if !ok {
-			perr.malformed(l.num, "invalid uid")
+			perr.malformed(l.Num(), "invalid uid")
 			continue
 		}
 		gid, ok := parseID(f[3])
 		if !ok {
-			perr.malformed(l.num, "invalid gid")
+			perr.malformed(l.Num(), "invalid gid")
 			continue
 		}
 		if len(out) >= MaxEntries {
@@ -266,27 +268,27 @@ func ParsePasswd(r io.Reader) ([]Account, error) {
 // limits as [ParsePasswd]. Members are trimmed of blanks; empty members
 // are dropped, and at most 32768 are kept per group.
 func ParseGroup(r io.Reader) ([]Group, error) {
-	l := newLineReader(r, MaxLineBytes)
+	l := lines.NewReader(r, MaxLineBytes)
 	perr := &ParseError{File: "group"}
 	var out []Group
 	var f [][]byte
-	for l.next() {
-		if skippable(l.line) {
+	for l.Next() {
+		if skippable(l.Line()) {
 			continue
 		}
 		var ok bool
-		f, ok = splitFields(l.line, 4, f)
+		f, ok = splitFields(l.Line(), 4, f)
 		if !ok {
-			perr.malformed(l.num, "want 4 fields")
+			perr.malformed(l.Num(), "want 4 fields")
 			continue
 		}
 		if !validName(f[0]) {
-			perr.malformed(l.num, "invalid group name")
+			perr.malformed(l.Num(), "invalid group name")
 			continue
 		}
 		gid, ok := parseID(f[2])
 		if !ok {
-			perr.malformed(l.num, "invalid gid")
+			perr.malformed(l.Num(), "invalid gid")
 			continue
 		}
 		if len(out) >= MaxEntries {
@@ -312,20 +314,20 @@ func ParseGroup(r io.Reader) ([]Group, error) {
 // accepted). The password hash is classified and dropped at once: it is
 // never returned.
 func ParseShadow(r io.Reader) ([]ShadowEntry, error) {
-	l := newLineReader(r, MaxLineBytes)
+	l := lines.NewReader(r, MaxLineBytes)
 	perr := &ParseError{File: "shadow"}
 	var out []ShadowEntry
-	for l.next() {
-		if skippable(l.line) {
+	for l.Next() {
+		if skippable(l.Line()) {
 			continue
 		}
-		n := bytes.Count(l.line, []byte{':'}) + 1
+		n := bytes.Count(l.Line(), []byte{':'}) + 1
 		if n < 2 || n > 9 {
-			perr.malformed(l.num, "want 2 to 9 fields")
+			perr.malformed(l.Num(), "want 2 to 9 fields")
 			continue
 		}
 		var f [9][]byte
-		rest := l.line
+		rest := l.Line()
 		for i := 0; i < n; i++ {
 			j := bytes.IndexByte(rest, ':')
 			if j < 0 {
@@ -335,7 +337,7 @@ func ParseShadow(r io.Reader) ([]ShadowEntry, error) {
 			f[i], rest = rest[:j], rest[j+1:]
 		}
 		if !validName(f[0]) {
-			perr.malformed(l.num, "invalid user name")
+			perr.malformed(l.Num(), "invalid user name")
 			continue
 		}
 		if len(out) >= MaxEntries {
