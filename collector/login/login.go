@@ -1,7 +1,6 @@
 package login
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -19,7 +18,9 @@ import (
 	"time"
 
 	"github.com/edgesec/edgesec/collector"
+	"github.com/edgesec/edgesec/collector/users"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/hostfs"
 )
 
 // Defaults of the options.
@@ -783,31 +784,38 @@ type userSet struct {
 }
 
 func (u *userSet) has(name string) bool {
-	p := filepath.Join(u.root, "etc/passwd")
-	fi, err := os.Stat(p)
+	p, err := hostfs.Resolve(u.root, "etc/passwd", true)
 	if err != nil {
 		return true // cannot tell: do not mark
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return true
 	}
 	if u.names == nil || !fi.ModTime().Equal(u.mtime) || fi.Size() != u.size {
 		u.names = readUserNames(p)
 		u.mtime, u.size = fi.ModTime(), fi.Size()
 	}
+	if u.names == nil {
+		return true
+	}
 	return u.names[name]
 }
 
+// readUserNames returns the account names of a passwd file, nil when it
+// cannot be read. Malformed and overlong lines are skipped (the parser's
+// error only reports them), so one bad line does not hide the accounts
+// after it.
 func readUserNames(p string) map[string]bool {
-	names := map[string]bool{}
 	f, err := os.Open(p)
 	if err != nil {
-		return names
+		return nil
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(io.LimitReader(f, 64<<20))
-	sc.Buffer(make([]byte, 0, 4096), 64<<10)
-	for sc.Scan() && len(names) < 1<<20 {
-		if name, _, ok := strings.Cut(sc.Text(), ":"); ok && name != "" {
-			names[name] = true
-		}
+	accts, _ := users.ParsePasswd(io.LimitReader(f, 64<<20))
+	names := make(map[string]bool, len(accts))
+	for _, a := range accts {
+		names[a.Name] = true
 	}
 	return names
 }
