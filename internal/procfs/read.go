@@ -79,55 +79,13 @@ type ReadOptions struct {
 	SkipCgroup bool
 }
 
-// ReadProcessWith is [ReadProcess] with options.
+// ReadProcessWith is [ReadProcess] with options. It is safe for
+// concurrent use; a hot path reading many processes saves the path lookup
+// of /proc with its own [Reader].
 func ReadProcessWith(root string, pid int, o ReadOptions) (Process, error) {
-	maxCmdline := o.MaxCmdline
-	if maxCmdline <= 0 {
-		maxCmdline = DefaultMaxCmdline
-	}
-	dir := Dir(root, pid)
-	var p Process
-	if !o.SkipStat {
-		st, err := readStatDir(dir)
-		if err != nil {
-			return Process{PID: pid}, err
-		}
-		p = Process{PID: st.PID, PPID: st.PPID, Comm: st.Comm, StartTime: st.StartTime, State: st.State}
-	}
-	if b, err := readLimited(filepath.Join(dir, "status"), maxStatusBytes); err == nil {
-		if s, err := ParseStatus(b); err == nil {
-			p.UID, p.EUID, p.GID = s.RealUID(), s.EffectiveUID(), s.GID[0]
-			if o.SkipStat {
-				p.PID, p.PPID, p.Comm = s.PID, s.PPID, s.Name
-			}
-		} else if o.SkipStat {
-			return Process{PID: pid}, fmt.Errorf("%s: %w", dir, err)
-		} else {
-			p.Partial = true
-		}
-	} else if o.SkipStat {
-		return Process{PID: pid}, err
-	} else {
-		p.Partial = true
-	}
-	if b, err := readLimited(filepath.Join(dir, "cmdline"), maxCmdline+1); err == nil {
-		p.Cmdline, p.CmdlineTruncated = ParseCmdline(b, maxCmdline)
-	} else {
-		p.Partial = true
-	}
-	if exe, deleted, err := ReadExe(root, pid); err == nil {
-		p.Exe, p.ExeDeleted = exe, deleted
-	} else if !isKernelThread(p) {
-		p.Partial = true
-	}
-	if !o.SkipCgroup {
-		if b, err := readLimited(filepath.Join(dir, "cgroup"), maxCgroupBytes); err == nil {
-			p.ContainerID, p.ContainerRuntime, _ = ContainerRuntimeID(b)
-		} else {
-			p.Partial = true
-		}
-	}
-	return p, nil
+	r := pooledReader(root)
+	defer putReader(r)
+	return r.Read(pid, o)
 }
 
 // isKernelThread reports whether p looks like a kernel thread (kthreadd
