@@ -263,7 +263,15 @@ func hasJournal(dir string) bool {
 	return found
 }
 
-func (c *Collector) path(rel string) string { return filepath.Join(c.root, rel) }
+// path returns where the host file rel is read, its symbolic links
+// resolved inside the host root (an absolute /var/log link on the host
+// must not lead to the module's own /var/log).
+func (c *Collector) path(rel string) string {
+	if p, err := hostfs.Resolve(c.root, rel, true); err == nil {
+		return p
+	}
+	return filepath.Join(c.root, rel)
+}
 
 // poll reads every source once. It returns an error only when ctx was
 // cancelled (the state is then not saved, so the events not emitted are
@@ -615,7 +623,7 @@ func (r *run) utmpPayload(s source, rec Record, op, result string, now time.Time
 // "ssh:*" lines and remote pseudo-terminals, login for consoles).
 func (r *run) utmpExecutable(rec Record, now time.Time) string {
 	if rec.PID > 0 && !rec.Time.IsZero() && now.Sub(rec.Time) < time.Minute && now.Sub(rec.Time) > -time.Minute {
-		if exe, err := os.Readlink(r.c.path(filepath.Join("proc", strconv.Itoa(rec.PID), "exe"))); err == nil {
+		if exe, err := os.Readlink(filepath.Join(r.c.root, "proc", strconv.Itoa(rec.PID), "exe")); err == nil {
 			return strings.TrimSuffix(exe, " (deleted)")
 		}
 	}

@@ -41,3 +41,27 @@ func TestUserSetHostRootAndLongLines(t *testing.T) {
 		t.Error("without /etc/passwd a user was marked unknown")
 	}
 }
+
+// Log files are found through the host's symbolic links resolved inside
+// the host root: an absolute /var/log link (Yocto-style volatile logs)
+// must not lead to the module's own /var/log.
+func TestLogDirAbsoluteSymlinkInsideRoot(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(root, os.DirFS("testdata/hostroot")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "var/volatile/log"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(root, "var/log")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/var/volatile/log", filepath.Join(root, "var/log")); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, "testdata/auth.log", filepath.Join(root, "var/volatile/log/auth.log"))
+	r := newTestRun(t, Options{HostRoot: root, FromStart: true})
+	if got := pollOnce(t, r); len(got) == 0 {
+		t.Fatal("no events from var/log/auth.log behind an absolute symbolic link")
+	}
+}
