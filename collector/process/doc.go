@@ -47,11 +47,16 @@
 //
 // # Load and bounded memory
 //
-// One goroutine reads the socket into a bounded queue
-// ([Options.QueueSize]); another enriches and emits, in batches of what is
-// already queued (no added latency). A fork bomb cannot grow memory: a full
+// One goroutine reads the socket and enriches each event as it reads it,
+// so that /proc/<pid> is read while a short-lived process most likely
+// still runs, with raw system calls on a kept /proc descriptor and reused
+// buffers (internal/procfs.Reader); it queues the events in a bounded
+// queue ([Options.QueueSize]) that another goroutine hands to the Sink in
+// batches, woken only when the queue goes from empty to non-empty. The
+// reader never waits for the Sink. A fork bomb cannot grow memory: a full
 // queue drops events and counts them (Stats.Dropped), the live table is an
-// LRU, command lines are capped. The socket buffer is sized with
+// LRU, command lines are capped. Datagrams that do not come from the
+// kernel (a local process can unicast to the socket) are ignored. The socket buffer is sized with
 // SO_RCVBUFFORCE (root) or SO_RCVBUF; events lost to a full buffer
 // (ENOBUFS) are counted exactly from the per-CPU sequence gaps
 // (Stats.LostEvents). Losses and drops are reported through

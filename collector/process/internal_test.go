@@ -1,7 +1,10 @@
 package process
 
 import (
+	"context"
 	"encoding/binary"
+	"os"
+	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -133,4 +136,57 @@ func TestLRUBounded(t *testing.T) {
 	l.put(&procInfo{pid: 5, exe: "/x"}) // replace
 	assert.Equal(t, "/x", l.get(5).exe)
 	assert.Equal(t, 2, l.len())
+}
+
+// BenchmarkEventPath runs the collector's per-event path (decode, process
+// table, /proc enrichment, event construction, queueing) on recorded
+// proc connector datagrams: the fork, exec and exit of a live process, so
+// that /proc reads succeed as they do for a process that is still running.
+// One op is one process (three datagrams).
+func BenchmarkEventPath(b *testing.B) {
+	cmd := exec.Command("/bin/sleep", "30")
+	require.NoError(b, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	pid, ppid := uint32(cmd.Process.Pid), uint32(os.Getpid())
+	fork := procMsg(procEventFork, 0, 1, 0, ppid, ppid, pid, pid)
+	execd := procMsg(procEventExec, 0, 2, 0, pid, pid)
+	exit := procMsg(procEventExit, 0, 3, 0, pid, pid, 0, 17, ppid, ppid)
+	for _, bc := range []struct {
+		name  string
+		dgram [][]byte
+	}{
+		{"process", [][]byte{fork, execd, exit}},
+		{"decode-only", nil},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := New(Options{})
+			out := newOutbox(DefaultQueueSize)
+			e := c.newEnricher(context.Background(), out)
+			defer e.close()
+			h := &dgramHandler{c: c, e: e, evs: make([]rawEvent, 0, 64)}
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				if bc.dgram == nil {
+					for _, d := range [][]byte{fork, execd, exit} {
+						h.evs, _ = parseMessages(d, h.evs[:0])
+					}
+					continue
+				}
+				for _, d := range bc.dgram {
+					h.handle(d)
+				}
+				e.flush()
+				n++
+				if n%64 == 0 {
+					_ = out.take()
+				}
+			}
+			if bc.dgram != nil {
+				require.Zero(b, c.dropped.Load())
+				require.NotZero(b, c.created.Load())
+				require.Zero(b, c.partial.Load(), "the process was read in full")
+			}
+		})
+	}
 }

@@ -19,7 +19,8 @@ type pollKey struct {
 // runPoll diffs the set of (pid, start time) in /proc every PollInterval.
 // The first scan is the baseline and emits nothing.
 func (c *Collector) runPoll(ctx context.Context, sink collector.Sink) error {
-	e := c.newEnricher(ctx)
+	e := c.newEnricher(ctx, nil)
+	defer e.close()
 	known := make(map[pollKey]*procInfo)
 	first := true
 	t := time.NewTicker(c.opts.PollInterval)
@@ -59,7 +60,7 @@ func (c *Collector) pollOnce(e *enricher, known map[pollKey]*procInfo, baseline 
 		if _, ok := known[k]; ok || len(known) >= c.opts.MaxTracked {
 			continue
 		}
-		p, err := procfs.ReadProcess(root, pid, c.opts.MaxCmdline)
+		p, err := e.rd.Read(pid, procfs.ReadOptions{MaxCmdline: c.opts.MaxCmdline})
 		if err != nil || p.StartTime != st.StartTime {
 			delete(seen, k)
 			continue

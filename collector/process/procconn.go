@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -234,33 +235,38 @@ func openProcConnector(rcvbuf int) (*connSocket, error) {
 	return s, nil
 }
 
-// readBatch reads every datagram waiting on the socket (blocking until at
-// least one arrives) and hands each one to fn. It returns the errors of
-// the read: unix.ENOBUFS after an overrun (the socket is still usable),
-// os.ErrClosed once closed.
-func (s *connSocket) readBatch(buf []byte, fn func([]byte)) error {
+// readBatch reads the datagrams sent by the kernel and hands each one to
+// fn, calling idle whenever the socket is drained, before it waits for
+// more. It returns only on a read error: unix.ENOBUFS after an overrun
+// (the socket is still usable), os.ErrClosed once closed. Datagrams from
+// another sender than the kernel (a process can unicast to our port) are
+// ignored.
+func (s *connSocket) readBatch(buf []byte, fn func([]byte), idle func()) error {
 	rc, err := s.f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	var rerr error
-	got := 0
+	var (
+		rerr error
+		from unix.RawSockaddrNetlink
+		alen uint32
+	)
 	err = rc.Read(func(fd uintptr) bool {
 		for {
-			n, _, e := unix.Recvfrom(int(fd), buf, 0)
-			if e == unix.EINTR {
-				continue
-			}
-			if e == unix.EAGAIN {
-				return got > 0 // wait for readiness only when nothing was read
-			}
-			if e != nil {
+			alen = unix.SizeofSockaddrNetlink
+			n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0,
+				uintptr(unsafe.Pointer(&from)), uintptr(unsafe.Pointer(&alen)))
+			switch e {
+			case 0:
+				if from.Family == unix.AF_NETLINK && from.Pid == 0 {
+					fn(buf[:n])
+				}
+			case unix.EINTR:
+			case unix.EAGAIN:
+				idle()
+				return false // wait for readiness
+			default:
 				rerr = e
-				return true
-			}
-			got++
-			fn(buf[:n])
-			if got >= 256 {
 				return true
 			}
 		}

@@ -95,9 +95,11 @@ type Options struct {
 	// MaxTracked bounds the table of live processes remembered for exit
 	// events (default 32768).
 	MaxTracked int
-	// QueueSize bounds the queue between the socket reader and the
-	// enricher (default 8192 events); when it is full, events are counted
-	// as dropped.
+	// QueueSize bounds the events waiting for the Sink (default 8192):
+	// the reader enriches events as it reads them and queues them for
+	// the goroutine that calls Emit; when the queue is full (a Sink that
+	// blocks), events are counted as dropped. The process table stays
+	// right meanwhile.
 	QueueSize int
 	// ReceiveBuffer is the socket receive buffer asked for (default 8 MiB;
 	// SO_RCVBUFFORCE as root, else SO_RCVBUF capped by net.core.rmem_max).
@@ -148,7 +150,8 @@ type Stats struct {
 	LostEvents uint64
 	// Overruns counts ENOBUFS errors.
 	Overruns uint64
-	// Dropped counts events dropped because the enricher's queue was full.
+	// Dropped counts events dropped because the queue to the Sink was
+	// full.
 	Dropped uint64
 	// Created and Terminated count the events emitted; Partial those of
 	// them whose /proc enrichment was incomplete.
@@ -255,62 +258,114 @@ func (c *Collector) emit(ctx context.Context, sink collector.Sink, evs []event.E
 	}
 }
 
-// runNetlink runs the socket reader and the enricher until ctx is done.
+// runNetlink runs the socket reader, which enriches the events inline (so
+// that /proc is read while the process most likely still runs), and the
+// emitter, which hands them to the sink, until ctx is done.
 func (c *Collector) runNetlink(ctx context.Context, sink collector.Sink, sock *connSocket) error {
-	queue := make(chan rawEvent, c.opts.QueueSize)
+	out := newOutbox(c.opts.QueueSize)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer close(queue)
-		c.readLoop(sock, queue)
+		c.emitLoop(ctx, sink, out)
 	}()
 	stop := context.AfterFunc(ctx, func() { _ = sock.close() })
 	defer stop()
-	c.enrichLoop(ctx, sink, queue)
-	// enrichLoop returns on ctx.Done; the AfterFunc closed the socket,
-	// which ends readLoop. Drain so the reader never blocks.
-	go func() {
-		for range queue { //nolint:revive // drain
-		}
-	}()
+	e := c.newEnricher(ctx, out)
+	defer e.close()
+	e.seed()
+	if ctx.Err() == nil {
+		c.readLoop(sock, e)
+	}
+	// readLoop returns once the AfterFunc closed the socket; the emitter
+	// returns on ctx.Done.
 	wg.Wait()
 	return nil
 }
 
-// readLoop reads the socket and queues the events until it is closed.
-func (c *Collector) readLoop(sock *connSocket, queue chan<- rawEvent) {
-	buf := make([]byte, 16<<10)
-	evs := make([]rawEvent, 0, 64)
-	lastSeq := make(map[uint32]uint32)
-	handle := func(dgram []byte) {
-		var err error
-		evs, err = parseMessages(dgram, evs[:0])
-		if errors.Is(err, unix.ENOBUFS) {
-			c.overruns.Add(1)
+// outbox is the bounded queue of events between the reader and the
+// emitter. The reader appends whole batches; the emitter takes everything
+// queued at once. The emitter is woken only when the queue goes from empty
+// to non-empty.
+type outbox struct {
+	mu    sync.Mutex
+	evs   []event.Event
+	max   int
+	ready chan struct{} // capacity 1
+}
+
+func newOutbox(max int) *outbox {
+	return &outbox{max: max, ready: make(chan struct{}, 1)}
+}
+
+// put queues evs (copying them) and returns how many did not fit.
+func (o *outbox) put(evs []event.Event) (dropped int) {
+	if len(evs) == 0 {
+		return 0
+	}
+	o.mu.Lock()
+	was := len(o.evs)
+	n := min(len(evs), o.max-was)
+	if n > 0 {
+		if o.evs == nil {
+			o.evs = make([]event.Event, 0, min(o.max, max(n, 16)))
 		}
-		for i := range evs {
-			ev := &evs[i]
-			if ev.What != procEventNone {
-				c.received.Add(1)
-				if last, ok := lastSeq[ev.CPU]; ok && ev.Seq > last+1 {
-					c.lost.Add(uint64(ev.Seq - last - 1))
-				}
-				if len(lastSeq) < 4096 {
-					lastSeq[ev.CPU] = ev.Seq
-				} else if _, ok := lastSeq[ev.CPU]; ok {
-					lastSeq[ev.CPU] = ev.Seq
-				}
-			}
-			select {
-			case queue <- *ev:
-			default:
-				c.dropped.Add(1)
+		o.evs = append(o.evs, evs[:n]...)
+	}
+	o.mu.Unlock()
+	if was == 0 && n > 0 {
+		select {
+		case o.ready <- struct{}{}:
+		default:
+		}
+	}
+	return len(evs) - n
+}
+
+// take returns the queued events; they belong to the caller.
+func (o *outbox) take() []event.Event {
+	o.mu.Lock()
+	evs := o.evs
+	o.evs = nil
+	o.mu.Unlock()
+	return evs
+}
+
+// emitLoop hands queued events to the sink and reports losses until ctx
+// is done.
+func (c *Collector) emitLoop(ctx context.Context, sink collector.Sink, out *outbox) {
+	tick := time.NewTicker(c.opts.ReportEvery)
+	defer tick.Stop()
+	var lastLost, lastDropped uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-out.ready:
+			c.emit(ctx, sink, out.take())
+		case <-tick.C:
+			lost, dropped := c.lost.Load(), c.dropped.Load()
+			if lost != lastLost || dropped != lastDropped {
+				collector.ReportError(ctx, sink, c.Name(), fmt.Errorf(
+					"process: %d events lost to socket buffer overruns and %d dropped on a full queue since start (LostEvents)",
+					lost, dropped))
+				lastLost, lastDropped = lost, dropped
 			}
 		}
 	}
+}
+
+// maxBatch is the most events the reader builds before queueing them.
+const maxBatch = 128
+
+// readLoop reads the socket, enriching the events inline, until it is
+// closed.
+func (c *Collector) readLoop(sock *connSocket, e *enricher) {
+	buf := make([]byte, 16<<10)
+	h := &dgramHandler{c: c, e: e, evs: make([]rawEvent, 0, 64)}
 	for {
-		err := sock.readBatch(buf, handle)
+		err := sock.readBatch(buf, h.handle, e.flush)
+		e.flush()
 		if sock.closed.Load() {
 			return
 		}
@@ -328,18 +383,80 @@ func (c *Collector) readLoop(sock *connSocket, queue chan<- rawEvent) {
 	}
 }
 
-// enricher owns the live process table and builds events.
+// dgramHandler decodes datagrams and hands their events to the enricher.
+type dgramHandler struct {
+	c   *Collector
+	e   *enricher
+	evs []rawEvent // reused
+	seq seqTracker
+}
+
+func (h *dgramHandler) handle(dgram []byte) {
+	var err error
+	h.evs, err = parseMessages(dgram, h.evs[:0])
+	if errors.Is(err, unix.ENOBUFS) {
+		h.c.overruns.Add(1)
+	}
+	for i := range h.evs {
+		ev := &h.evs[i]
+		if ev.What != procEventNone {
+			h.c.received.Add(1)
+			if gap := h.seq.next(ev.CPU, ev.Seq); gap > 0 {
+				h.c.lost.Add(uint64(gap))
+			}
+		}
+		h.e.handle(ev)
+		if len(h.e.batch) >= maxBatch {
+			h.e.flush()
+		}
+	}
+}
+
+// seqTracker finds gaps in the per-CPU sequence numbers of the proc
+// connector (the kernel counts per CPU; a gap is events lost to a full
+// socket buffer).
+type seqTracker struct {
+	last []uint32 // by CPU, valid where seen
+	seen []bool
+}
+
+const maxSeqCPUs = 4096
+
+// next records seq for cpu and returns the number of events missed since
+// the previous one of that CPU.
+func (t *seqTracker) next(cpu, seq uint32) uint32 {
+	if cpu >= maxSeqCPUs {
+		return 0
+	}
+	if int(cpu) >= len(t.last) {
+		n := max(int(cpu)+1, 2*len(t.last), 8)
+		t.last = append(t.last, make([]uint32, n-len(t.last))...)
+		t.seen = append(t.seen, make([]bool, n-len(t.seen))...)
+	}
+	var gap uint32
+	if t.seen[cpu] && seq > t.last[cpu]+1 {
+		gap = seq - t.last[cpu] - 1
+	}
+	t.last[cpu], t.seen[cpu] = seq, true
+	return gap
+}
+
+// enricher owns the live process table and builds events. It runs on the
+// reader goroutine.
 type enricher struct {
 	c     *Collector
 	ctx   context.Context
 	live  *lru
+	rd    *procfs.Reader
+	out   *outbox
 	boot  time.Time
 	mono0 time.Time // wall time at CLOCK_MONOTONIC zero
 	batch []event.Event
 }
 
-func (c *Collector) newEnricher(ctx context.Context) *enricher {
-	e := &enricher{c: c, ctx: ctx, live: newLRU(c.opts.MaxTracked)}
+func (c *Collector) newEnricher(ctx context.Context, out *outbox) *enricher {
+	e := &enricher{c: c, ctx: ctx, live: newLRU(c.opts.MaxTracked), out: out,
+		rd: procfs.NewReader(c.opts.HostRoot), batch: make([]event.Event, 0, maxBatch)}
 	if bt, err := procfs.BootTime(c.opts.HostRoot); err == nil {
 		e.boot = bt
 	}
@@ -350,58 +467,26 @@ func (c *Collector) newEnricher(ctx context.Context) *enricher {
 	return e
 }
 
+func (e *enricher) close() { _ = e.rd.Close() }
+
+// flush queues the events built so far for the emitter.
+func (e *enricher) flush() {
+	if len(e.batch) == 0 {
+		return
+	}
+	if d := e.out.put(e.batch); d > 0 {
+		e.c.dropped.Add(uint64(d))
+	}
+	clear(e.batch) // the queue holds copies; do not pin payloads here
+	e.batch = e.batch[:0]
+}
+
 // ktime converts a kernel CLOCK_MONOTONIC timestamp to wall time.
 func (e *enricher) ktime(ns uint64) time.Time {
 	if ns == 0 || e.mono0.IsZero() {
 		return time.Now()
 	}
 	return e.mono0.Add(time.Duration(ns))
-}
-
-func (c *Collector) enrichLoop(ctx context.Context, sink collector.Sink, queue <-chan rawEvent) {
-	e := c.newEnricher(ctx)
-	e.seed()
-	tick := time.NewTicker(c.opts.ReportEvery)
-	defer tick.Stop()
-	var lastLost, lastDropped uint64
-	flush := func() {
-		c.emit(ctx, sink, e.batch)
-		e.batch = e.batch[:0:0] // the events now belong to the sink
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-queue:
-			if !ok {
-				return
-			}
-			e.handle(ev)
-			// Batch what is already queued, then emit: no added latency.
-			for len(e.batch) < 128 {
-				select {
-				case ev, ok = <-queue:
-					if !ok {
-						flush()
-						return
-					}
-					e.handle(ev)
-					continue
-				default:
-				}
-				break
-			}
-			flush()
-		case <-tick.C:
-			lost, dropped := c.lost.Load(), c.dropped.Load()
-			if lost != lastLost || dropped != lastDropped {
-				collector.ReportError(ctx, sink, c.Name(), fmt.Errorf(
-					"process: %d events lost to socket buffer overruns and %d dropped on a full queue since start (LostEvents)",
-					lost, dropped))
-				lastLost, lastDropped = lost, dropped
-			}
-		}
-	}
 }
 
 // seed fills the live table from /proc so that the exits of processes
@@ -416,7 +501,7 @@ func (e *enricher) seed() {
 		if e.live.len() >= e.c.opts.MaxTracked/2 || e.ctx.Err() != nil {
 			return
 		}
-		p, err := procfs.ReadProcess(e.c.opts.HostRoot, pid, 1)
+		p, err := e.rd.Read(pid, procfs.ReadOptions{MaxCmdline: 1})
 		if err != nil {
 			continue
 		}
@@ -437,7 +522,7 @@ func (e *enricher) infoFrom(p procfs.Process) *procInfo {
 }
 
 // handle processes one proc connector event.
-func (e *enricher) handle(ev rawEvent) {
+func (e *enricher) handle(ev *rawEvent) {
 	switch ev.What {
 	case procEventFork:
 		if ev.PID != ev.TGID { // a new thread
@@ -481,14 +566,14 @@ func commString(b []byte) string {
 	return s
 }
 
-func (e *enricher) exec(ev rawEvent) {
+func (e *enricher) exec(ev *rawEvent) {
 	pid := int(ev.TGID)
 	prev := e.live.get(pid) // from the fork (or an earlier exec)
 	// A process inherits its parent's cgroup; only a process whose parent
 	// is on the host (runc's init, moved into a container cgroup before
 	// it execs) can be somewhere else, so the cgroup is read only then.
 	inherited := prev != nil && prev.containerID != ""
-	p, err := procfs.ReadProcessWith(e.c.opts.HostRoot, pid, procfs.ReadOptions{
+	p, err := e.rd.Read(pid, procfs.ReadOptions{
 		MaxCmdline: e.c.opts.MaxCmdline, SkipStat: true, SkipCgroup: inherited})
 	if err == nil && inherited {
 		p.ContainerID = prev.containerID
@@ -569,7 +654,7 @@ func (e *enricher) attribute(x event.ExtraDetails, info *procInfo) {
 	}
 }
 
-func (e *enricher) exit(ev rawEvent) {
+func (e *enricher) exit(ev *rawEvent) {
 	pid := int(ev.TGID)
 	info := e.live.remove(pid)
 	status, sig, core := decodeWaitStatus(ev.ExitCode)
