@@ -26,6 +26,7 @@ type Error struct {
 	Err error
 }
 
+// Error implements error: the position, the JSON pointer and the problem.
 func (e *Error) Error() string {
 	var b strings.Builder
 	if e.Line > 0 {
@@ -42,6 +43,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the problem, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // LoadOptions tune Load. The zero value is ready to use.

@@ -29,6 +29,7 @@ type ProcNetError struct {
 	First   string // description of the first problem
 }
 
+// Error implements error.
 func (e *ProcNetError) Error() string {
 	return fmt.Sprintf("sockdiag: %d malformed /proc/net lines skipped (first: %s)", e.Skipped, e.First)
 }
