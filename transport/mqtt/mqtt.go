@@ -76,6 +76,12 @@ type Options struct {
 func ParseURL(raw string) (Options, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
+		// A *url.Error quotes the whole URL, password included: keep
+		// only the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return Options{}, fmt.Errorf("mqtt: broker URL: %w", err)
 	}
 	if u.Host == "" {

@@ -210,6 +210,12 @@ func TestParseURL(t *testing.T) {
 		KeepAlive: 30 * time.Second, CleanSession: true}, o)
 	_, err = mqtt.ParseURL("mqtts:///nohost")
 	assert.Error(t, err)
+	// A malformed URL's error never quotes the password.
+	for _, bad := range []string{"mqtts://user:s3cretpw@broker:bad", "mqtts://user:s3cretpw@bro ker:1", "mqtts://user:s3cretpw@[::1"} {
+		_, err = mqtt.ParseURL(bad)
+		require.Error(t, err, bad)
+		assert.NotContains(t, err.Error(), "s3cretpw")
+	}
 	_, err = mqtt.New(mqtt.Options{URL: "http://x:1"})
 	assert.Error(t, err)
 	_, err = mqtt.New(mqtt.Options{URL: "tcp://x:1", Topic: "a/#"})
