@@ -32,7 +32,9 @@ var ErrRefused = mqttconn.ErrRefused
 // Options configure a Transport.
 type Options struct {
 	// URL is the broker: tcp://host:1883 or mqtt://, and ssl://, tls:// or
-	// mqtts://host:8883 for TLS (required).
+	// mqtts://host:8883 for TLS (required). User information in it
+	// ("tcp://user:password@host") is moved to Username and Password when
+	// those are empty, and dropped from the URL, which is logged.
 	URL string
 	// ClientID is the MQTT client id (default "edgesec-" + Device). It
 	// must be unique on the broker.
@@ -124,6 +126,16 @@ type Transport struct {
 func New(o Options) (*Transport, error) {
 	if o.URL == "" {
 		return nil, errors.New("mqtt: Options.URL is required")
+	}
+	// Credentials in the URL would be logged with it (and paho would use
+	// them): move them to Username and Password, as ParseURL does.
+	if u, err := url.Parse(o.URL); err == nil && u.User != nil {
+		if o.Username == "" && o.Password == "" {
+			o.Username = u.User.Username()
+			o.Password, _ = u.User.Password()
+		}
+		u.User = nil
+		o.URL = u.String()
 	}
 	scheme, _, _ := strings.Cut(o.URL, "://")
 	scheme = strings.ToLower(scheme)

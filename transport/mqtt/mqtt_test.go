@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -220,4 +221,38 @@ func TestParseURL(t *testing.T) {
 	assert.Error(t, err)
 	_, err = mqtt.New(mqtt.Options{URL: "tcp://x:1", Topic: "a/#"})
 	assert.Error(t, err)
+}
+
+// syncBuffer is a log destination safe for the transport's goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Credentials written into Options.URL are not logged with the broker's
+// address.
+func TestURLCredentialsNotLogged(t *testing.T) {
+	var logs syncBuffer
+	tr, err := mqtt.New(mqtt.Options{URL: "tcp://edge:s3cretpw@127.0.0.1:1", Device: "gw",
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "connect failed") }, 10*time.Second, 10*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, tr.Close(ctx))
+	assert.NotContains(t, logs.String(), "s3cretpw")
+	assert.Contains(t, logs.String(), "127.0.0.1:1")
 }
