@@ -24,6 +24,15 @@
 //
 //	go run ./cmd/execbench                  # all monitors, 3 s per run
 //	go run ./cmd/execbench -duration 5s -monitors none,netlink
+//	go run ./cmd/execbench -monitors none,netlink -rates max -duration 2s -repeat 4 -sustain 5s
+//	go run ./cmd/execbench -monitors netlink -rates max -cpuprofile cpu.out -memprofile mem.out
+//
+// On a shared machine, use -repeat: runs alternate none and the monitors,
+// each monitor run's slowdown is against the none run just before it, and
+// a summary gives medians and ranges. cpu/exec is this process's CPU time
+// (user and system) during a run divided by the generator's processes;
+// for netlink and poll that is the collector plus the harness's small
+// share (recording events, reading the generators' output).
 package main
 
 import (
@@ -67,6 +76,7 @@ type config struct {
 	generators   int
 	pollInterval time.Duration
 	sustain      time.Duration
+	repeat       int
 	cpuProfile   string
 	memProfile   string
 }
@@ -80,6 +90,7 @@ func run() error {
 	flag.IntVar(&cfg.generators, "generators", runtime.NumCPU(), "generator processes (one per core)")
 	flag.DurationVar(&cfg.pollInterval, "poll-interval", time.Second, "interval of the /proc polling monitor")
 	flag.DurationVar(&cfg.sustain, "sustain", 10*time.Second, "length of the sustained 1,000 exec/s CPU/RSS run (0: skip)")
+	flag.IntVar(&cfg.repeat, "repeat", 1, "run the monitors of each rate this many times, alternating, and summarise (medians and ranges; the slowdown of a run is against the preceding none run)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the netlink runs (collector and harness, same process) to this file")
 	flag.StringVar(&cfg.memProfile, "memprofile", "", "write an allocation profile (all allocations) to this file at the end")
 	flag.Parse()
@@ -133,10 +144,22 @@ func run() error {
 		return fmt.Errorf("gcc: %w: %s", err, out)
 	}
 	fmt.Printf("execbench: %d generators (one per core), %s per run, /bin/true, %s\n", cfg.generators, cfg.duration, kernel())
-	fmt.Printf("%-8s %9s %10s %9s %11s %11s %10s %9s\n", "monitor", "rate", "exec/s", "captured", "lat p50", "lat p99", "slowdown", "enriched")
+	fmt.Printf("%-8s %9s %10s %9s %11s %11s %10s %9s %9s\n", "monitor", "rate", "exec/s", "captured", "lat p50", "lat p99", "slowdown", "enriched", "cpu/exec")
 	baseline := map[int]float64{}
+	type key struct {
+		rate int
+		mon  string
+	}
+	var order []key
+	sum := map[key]*summary{}
 	for _, rate := range cfg.rates {
-		for _, mon := range cfg.monitors {
+		for i := 0; i < max(1, cfg.repeat)*len(cfg.monitors); i++ {
+			mon := cfg.monitors[i%len(cfg.monitors)]
+			k := key{rate, mon}
+			if sum[k] == nil {
+				sum[k] = &summary{}
+				order = append(order, k)
+			}
 			res, err := runOne(cfg, dir, gen, mon, rate)
 			if err != nil {
 				fmt.Printf("%-8s %9s  error: %v\n", mon, rateName(rate), err)
@@ -146,8 +169,16 @@ func run() error {
 				baseline[rate] = res.execRate
 			}
 			slow := "-"
+			sm := sum[k]
+			sm.rate = append(sm.rate, res.execRate)
 			if b := baseline[rate]; b > 0 && mon != "none" {
 				slow = fmt.Sprintf("%.1f%%", 100*(1-res.execRate/b))
+				sm.slow = append(sm.slow, 100*(1-res.execRate/b))
+			}
+			cpe := "-"
+			if res.cpu > 0 && res.total > 0 {
+				cpe = fmtDur(res.cpu / time.Duration(res.total))
+				sm.cpu = append(sm.cpu, float64(res.cpu/time.Duration(res.total)))
 			}
 			capt, p50, p99, enr := "-", "-", "-", "-"
 			if mon != "none" {
@@ -159,16 +190,66 @@ func run() error {
 					enr = fmt.Sprintf("%.1f%%", 100*float64(res.enriched)/float64(res.captured))
 				}
 			}
-			fmt.Printf("%-8s %9s %10.0f %9s %11s %11s %10s %9s\n", mon, rateName(rate), res.execRate, capt, p50, p99, slow, enr)
+			if mon != "none" && res.total > 0 {
+				sm.capt = append(sm.capt, 100*float64(res.captured)/float64(res.total))
+				if len(res.lat) > 0 {
+					sm.p50 = append(sm.p50, float64(pct(res.lat, 50)))
+					sm.p99 = append(sm.p99, float64(pct(res.lat, 99)))
+				}
+			}
+			fmt.Printf("%-8s %9s %10.0f %9s %11s %11s %10s %9s %9s\n", mon, rateName(rate), res.execRate, capt, p50, p99, slow, enr, cpe)
 			if res.note != "" {
 				fmt.Printf("         note: %s\n", res.note)
 			}
 		}
 	}
+	if cfg.repeat > 1 {
+		fmt.Printf("\nsummary of %d runs each: median [min, max]\n", cfg.repeat)
+		for _, k := range order {
+			sm := sum[k]
+			fmt.Printf("%-8s %9s exec/s %s", k.mon, rateName(k.rate), span(sm.rate, "%.0f"))
+			if k.mon != "none" {
+				fmt.Printf("  captured %s%%  slowdown %s%%  p50 %s  p99 %s", span(sm.capt, "%.2f"), span(sm.slow, "%.1f"),
+					spanDur(sm.p50), spanDur(sm.p99))
+			}
+			if len(sm.cpu) > 0 {
+				fmt.Printf("  cpu/exec %s", spanDur(sm.cpu))
+			}
+			fmt.Println()
+		}
+	}
 	if cfg.sustain > 0 {
-		return sustained(cfg, dir, gen)
+		for i := 0; i < max(1, cfg.repeat); i++ {
+			if err := sustained(cfg, dir, gen); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// summary collects the figures of repeated runs.
+type summary struct {
+	rate, slow, capt, p50, p99, cpu []float64
+}
+
+func span(v []float64, f string) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return fmt.Sprintf(f+" ["+f+", "+f+"]", s[len(s)/2], s[0], s[len(s)-1])
+}
+
+func spanDur(v []float64) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	d := func(x float64) string { return fmtDur(time.Duration(x)) }
+	return d(s[len(s)/2]) + " [" + d(s[0]) + ", " + d(s[len(s)-1]) + "]"
 }
 
 func kernel() string {
@@ -200,6 +281,7 @@ type result struct {
 	lat             []time.Duration
 	note            string
 	stats           process.Stats
+	cpu             time.Duration // this process's CPU time during the run (the monitor's, for netlink/poll)
 }
 
 // genRun runs the generators and returns pid → fork timestamp.
@@ -286,8 +368,11 @@ func runOne(cfg config, dir, gen, mon string, rate int) (result, error) {
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx, sink) }()
 		time.Sleep(settle) // subscribed / baseline scan taken
+		var ru0, ru1 syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 		pids, r, err := genRun(dir, gen, cfg.generators, rate, cfg.duration)
 		time.Sleep(settle)
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 		cancel()
 		if rerr := <-done; rerr != nil && err == nil {
 			err = rerr
@@ -295,7 +380,7 @@ func runOne(cfg config, dir, gen, mon string, rate int) (result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		res := result{total: len(pids), execRate: r, stats: c.Stats()}
+		res := result{total: len(pids), execRate: r, stats: c.Stats(), cpu: rusageCPU(ru0, ru1)}
 		sink.mu.Lock()
 		for pid, ts := range pids {
 			if at, ok := sink.seen[pid]; ok {
@@ -379,7 +464,7 @@ func sustained(cfg config, dir, gen string) error {
 	if err != nil {
 		return err
 	}
-	cpu := time.Duration(ru1.Utime.Nano()-ru0.Utime.Nano()) + time.Duration(ru1.Stime.Nano()-ru0.Stime.Nano())
+	cpu := rusageCPU(ru0, ru1)
 	sink.mu.Lock()
 	captured := 0
 	for pid := range pids {
@@ -391,6 +476,10 @@ func sustained(cfg config, dir, gen string) error {
 	fmt.Printf("\nsustained %.0f exec/s for %s (netlink collector, in process): CPU %.1f%% of one core, RSS %d KiB before, peak %d KiB; captured %.2f%%\n",
 		r, cfg.sustain, 100*cpu.Seconds()/wall.Seconds(), rssBefore, peak, 100*float64(captured)/float64(max(1, len(pids))))
 	return nil
+}
+
+func rusageCPU(ru0, ru1 syscall.Rusage) time.Duration {
+	return time.Duration(ru1.Utime.Nano()-ru0.Utime.Nano()) + time.Duration(ru1.Stime.Nano()-ru0.Stime.Nano())
 }
 
 func rssKiB() int {
