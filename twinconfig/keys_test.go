@@ -56,7 +56,9 @@ func keyCases() []keyCase {
 		{key: "deploymentRulesDisabled", good: `"EDGE004, EDGE010"`, bad: `"EDGE004;rm -rf"`,
 			check: func(t *testing.T, c Config) { require.Equal(t, "EDGE004, EDGE010", c.DeploymentRulesDisabled) }},
 		{key: "deploymentRuleSeverities", good: `"EDGE026=high, EDGE010=Medium"`, bad: `"EDGE026=urgent"`,
-			check: func(t *testing.T, c Config) { require.Equal(t, "EDGE026=high, EDGE010=Medium", c.DeploymentRuleSeverities) }},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, "EDGE026=high, EDGE010=Medium", c.DeploymentRuleSeverities)
+			}},
 		durationCase("heartbeatFrequency", `"PT1S"`, time.Second,
 			func(c Config) time.Duration { return c.HeartbeatFrequency }, `"PT0.5S"`),
 	}
