@@ -195,24 +195,5 @@ func (p *Poller) Poll(ctx context.Context) ([]event.Event, error) {
 
 // split packs items into OSBaseline events of at most p.maxBytes each.
 func (p *Poller) split(now time.Time, items []event.Item) []event.Event {
-	if len(items) == 0 {
-		return []event.Event{event.Must(event.OSBaseline, now)}
-	}
-	empty := event.Must(event.OSBaseline, now)
-	overhead := empty.Size()
-	var evs []event.Event
-	var cur []event.Item
-	size := overhead
-	var buf []byte
-	for _, it := range items {
-		buf = it.AppendJSON(buf[:0])
-		n := len(buf) + 1
-		if len(cur) > 0 && size+n > p.maxBytes {
-			evs = append(evs, event.Must(event.OSBaseline, now, cur...))
-			cur, size = nil, overhead
-		}
-		cur = append(cur, it)
-		size += n
-	}
-	return append(evs, event.Must(event.OSBaseline, now, cur...))
+	return collector.Split(event.OSBaseline, now, items, p.maxBytes)
 }

@@ -466,26 +466,7 @@ func (s *setCache) lookup(name string) ([]nftables.SetElement, bool, bool) {
 	return e, st.Interval, true
 }
 
-// split packs items into events of at most p.maxBytes each.
+// split packs items into FirewallConfiguration events of at most p.maxBytes each.
 func (p *Poller) split(now time.Time, items []event.Item) []event.Event {
-	if len(items) == 0 {
-		return []event.Event{event.Must(event.FirewallConfiguration, now)}
-	}
-	empty := event.Must(event.FirewallConfiguration, now)
-	overhead := empty.Size()
-	var evs []event.Event
-	var cur []event.Item
-	size := overhead
-	var buf []byte
-	for _, it := range items {
-		buf = it.AppendJSON(buf[:0])
-		n := len(buf) + 1
-		if len(cur) > 0 && size+n > p.maxBytes {
-			evs = append(evs, event.Must(event.FirewallConfiguration, now, cur...))
-			cur, size = nil, overhead
-		}
-		cur = append(cur, it)
-		size += n
-	}
-	return append(evs, event.Must(event.FirewallConfiguration, now, cur...))
+	return collector.Split(event.FirewallConfiguration, now, items, p.maxBytes)
 }

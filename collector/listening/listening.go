@@ -225,28 +225,9 @@ func (p *Poller) Poll(ctx context.Context) ([]event.Event, error) {
 	return p.split(now, items), err
 }
 
-// split packs items into events of at most p.maxBytes each.
+// split packs items into ListeningPorts events of at most p.maxBytes each.
 func (p *Poller) split(now time.Time, items []event.Item) []event.Event {
-	empty := event.Must(event.ListeningPorts, now)
-	if len(items) == 0 {
-		return []event.Event{empty}
-	}
-	overhead := empty.Size()
-	var evs []event.Event
-	var cur []event.Item
-	size := overhead
-	var buf []byte
-	for _, it := range items {
-		buf = it.AppendJSON(buf[:0])
-		n := len(buf) + 1
-		if len(cur) > 0 && size+n > p.maxBytes {
-			evs = append(evs, event.Must(event.ListeningPorts, now, cur...))
-			cur, size = nil, overhead
-		}
-		cur = append(cur, it)
-		size += n
-	}
-	return append(evs, event.Must(event.ListeningPorts, now, cur...))
+	return collector.Split(event.ListeningPorts, now, items, p.maxBytes)
 }
 
 // Container is what is known of the container of a listener's process.

@@ -151,28 +151,9 @@ func (p *Poller) logShadow(err error) {
 	p.log.Debug("users: /etc/shadow is not readable", slog.Any("error", err))
 }
 
-// split packs items into events of at most p.maxBytes each.
+// split packs items into LocalUsers events of at most p.maxBytes each.
 func (p *Poller) split(now time.Time, items []event.Item) []event.Event {
-	if len(items) == 0 {
-		return []event.Event{event.Must(event.LocalUsers, now)}
-	}
-	empty := event.Must(event.LocalUsers, now)
-	overhead := empty.Size()
-	var evs []event.Event
-	var cur []event.Item
-	size := overhead
-	var buf []byte
-	for _, it := range items {
-		buf = it.AppendJSON(buf[:0])
-		n := len(buf) + 1 // the comma
-		if len(cur) > 0 && size+n > p.maxBytes {
-			evs = append(evs, event.Must(event.LocalUsers, now, cur...))
-			cur, size = nil, overhead
-		}
-		cur = append(cur, it)
-		size += n
-	}
-	return append(evs, event.Must(event.LocalUsers, now, cur...))
+	return collector.Split(event.LocalUsers, now, items, p.maxBytes)
 }
 
 // readParse opens root/rel (resolving symbolic links inside root) and
