@@ -61,6 +61,10 @@ type resolved struct {
 
 var _ collector.ContainerResolver = (*Resolver)(nil)
 
+// failureTTL bounds how long a lookup that failed (as opposed to a
+// definite "not found") is remembered.
+const failureTTL = 5 * time.Second
+
 // NewResolver returns a Resolver over engines (owned by the caller).
 func NewResolver(o ResolverOptions, engines ...Engine) *Resolver {
 	if o.TTL <= 0 {
@@ -117,13 +121,18 @@ func (r *Resolver) Identify(ctx context.Context, containerID string) (Identity, 
 	}
 	id, ok, definite := r.lookup(ctx, key)
 	r.mu.Lock()
-	if ok || definite {
-		ttl := r.o.TTL
-		if !ok {
-			ttl = r.o.NegativeTTL
-		}
-		r.storeLocked(key, &resolved{id: id, ok: ok, expires: r.now().Add(ttl)})
+	ttl := r.o.TTL
+	switch {
+	case ok:
+	case definite:
+		ttl = r.o.NegativeTTL
+	default:
+		// An engine failed or timed out: remember that briefly, so a
+		// hanging engine costs one LookupTimeout every failureTTL instead
+		// of one per event (and concurrent waiters do not queue up).
+		ttl = min(r.o.NegativeTTL, failureTTL)
 	}
+	r.storeLocked(key, &resolved{id: id, ok: ok, expires: r.now().Add(ttl)})
 	close(r.inflight[key])
 	delete(r.inflight, key)
 	r.mu.Unlock()
