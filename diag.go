@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 
@@ -48,7 +49,7 @@ func (h *diagHandler) emit(r slog.Record) {
 			k = h.group + "." + k
 		}
 		if len(extra) < 16 && !sensitive(k) {
-			extra[k] = truncate(a.Value.String(), 1024)
+			extra[k] = truncate(scrub(a.Value.String()), 1024)
 		}
 		return true
 	}
@@ -58,7 +59,7 @@ func (h *diagHandler) emit(r slog.Record) {
 	r.Attrs(add)
 	ev := event.Must(event.DiagnosticEvent, r.Time, &event.DiagnosticPayload{
 		Severity:     sev,
-		Message:      truncate(r.Message, 1024),
+		Message:      truncate(scrub(r.Message), 1024),
 		ProcessID:    os.Getpid(),
 		ThreadID:     os.Getpid(),
 		ExtraDetails: extra,
@@ -82,6 +83,20 @@ func sensitive(k string) bool {
 		}
 	}
 	return false
+}
+
+// secretValue matches credentials inside text: SAS tokens, shared access
+// keys of connection strings, signature parameters, passwords in URLs.
+var secretValue = regexp.MustCompile(`(?i)(SharedAccessSignature\s+[^\s"]+|SharedAccessKey=[^;\s"]+|\bsig=[^&\s"]+|://[^/@\s:]+:[^/@\s]+@)`)
+
+// scrub replaces credentials found in s, so that an error message that
+// quotes one (a broker URL with a password, a connection string) never
+// reaches a Diagnostic event.
+func scrub(s string) string {
+	if !strings.ContainsAny(s, "=@") {
+		return s
+	}
+	return secretValue.ReplaceAllString(s, "<redacted>")
 }
 
 func truncate(s string, n int) string {

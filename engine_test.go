@@ -252,6 +252,8 @@ func TestWarningsBecomeDiagnosticEvents(t *testing.T) {
 	e.AddCollector(&failing{})
 	run(t, e)
 	e.Logger().Warn("disk almost full", "path", "/var", "sasToken", "SharedAccessSignature sr=secret")
+	e.Logger().Error("connect failed: HostName=h;DeviceId=d;SharedAccessKey=secretkey== and mqtts://user:secretpw@broker:8883 and sr=x&sig=secretsig&se=1",
+		"err", "dial SharedAccessSignature sr=hub&sig=secretsig2")
 	waitFor(t, 10*time.Second, "Diagnostic events", func() bool {
 		n := 0
 		for _, ev := range decode(t, rec.Messages()) {
@@ -259,7 +261,7 @@ func TestWarningsBecomeDiagnosticEvents(t *testing.T) {
 				n++
 			}
 		}
-		return n >= 2 // the warning above and the failing collector's error
+		return n >= 3 // the two lines above and the failing collector's error
 	})
 	for _, m := range rec.Messages() {
 		require.NotContains(t, string(m.Body), "secret", "secrets never reach an event")

@@ -131,14 +131,14 @@ type ConnectionString struct {
 func ParseConnectionString(s string) (ConnectionString, error) {
 	var cs ConnectionString
 	seen := map[string]bool{}
-	for part := range strings.SplitSeq(strings.TrimSpace(s), ";") {
+	for i, part := range strings.Split(strings.TrimSpace(s), ";") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
 		}
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
-			return ConnectionString{}, fmt.Errorf("iothub: connection string: %q is not key=value", redactPart(part))
+			return ConnectionString{}, fmt.Errorf("iothub: connection string: part %d (%d bytes) is not key=value", i+1, len(part))
 		}
 		k = strings.TrimSpace(k)
 		lk := strings.ToLower(k)
@@ -175,13 +175,6 @@ func ParseConnectionString(s string) (ConnectionString, error) {
 		return ConnectionString{}, fmt.Errorf("iothub: connection string lacks %s", strings.Join(missing, ", "))
 	}
 	return cs, nil
-}
-
-func redactPart(p string) string {
-	if len(p) > 12 {
-		return p[:12] + "…"
-	}
-	return p
 }
 
 // IdentityFromConnectionString returns the identity of a module
