@@ -16,6 +16,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -26,6 +28,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -34,6 +40,7 @@ import (
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/transport/file"
 	"github.com/edgesec/edgesec/twinconfig"
+	"golang.org/x/sys/unix"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -76,6 +83,13 @@ Flags:
   --host-root DIR    where the host's filesystem is: "/" on the host, "/host"
                      inside a container (default /)            [EDGESEC_HOST_ROOT]
   --log-level LEVEL  debug, info, warn or error (default info) [EDGESEC_LOG_LEVEL]
+  --memory-limit N   the Go runtime's soft memory limit (heap, stacks, runtime
+                     metadata), e.g. 16MiB, or off; default GOMEMLIMIT when
+                     set, else 32MiB                     [EDGESEC_MEMORY_LIMIT]
+  --release-memory D how long after start-up, and after each snapshot, the
+                     memory only start-up and the snapshot used is given back
+                     (free heap, executable pages touched once); 0 keeps it
+                     (default 30s)                     [EDGESEC_RELEASE_MEMORY]
   --once             run every periodic collector once, send, and exit:
                      a one-shot security snapshot of the host
   --version          print the version and exit
@@ -84,6 +98,8 @@ Flags:
 
 type options struct {
 	config, stateDir, output, hostRoot, logLevel, mqtt string
+	memoryLimit                                        string
+	releaseMemory                                      time.Duration
 	once, version                                      bool
 }
 
@@ -95,6 +111,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		hostRoot: envOr("EDGESEC_HOST_ROOT", "/"),
 		logLevel: envOr("EDGESEC_LOG_LEVEL", "info"),
 		mqtt:     os.Getenv("EDGESEC_MQTT_URL"),
+
+		memoryLimit:   os.Getenv("EDGESEC_MEMORY_LIMIT"),
+		releaseMemory: defaultReleaseAfter,
+	}
+	if v := os.Getenv("EDGESEC_RELEASE_MEMORY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return o, fmt.Errorf("EDGESEC_RELEASE_MEMORY: %w", err)
+		}
+		o.releaseMemory = d
 	}
 	fs := flag.NewFlagSet("securitymodule", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -105,6 +131,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.hostRoot, "host-root", o.hostRoot, "")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "")
 	fs.StringVar(&o.mqtt, "mqtt", o.mqtt, "")
+	fs.StringVar(&o.memoryLimit, "memory-limit", o.memoryLimit, "")
+	fs.DurationVar(&o.releaseMemory, "release-memory", o.releaseMemory, "")
 	fs.BoolVar(&o.once, "once", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -162,6 +190,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := setMemoryLimit(o.memoryLimit, log); err != nil {
+		fmt.Fprintf(stderr, "securitymodule: --memory-limit: %v\n", err)
+		return 2
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -237,10 +269,163 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if err := eng.Run(ctx); err != nil {
+	var wg sync.WaitGroup
+	relCtx, stopRelease := context.WithCancel(ctx)
+	wg.Go(func() { releaseMemory(relCtx, o.releaseMemory, eng.SnapshotFrequency, log) })
+	err = eng.Run(ctx)
+	stopRelease()
+	wg.Wait()
+	if err != nil {
 		log.Error("securitymodule stopped", "err", err)
 		return 1
 	}
 	log.Info("securitymodule stopped", "agent_id", eng.AgentID())
 	return 0
+}
+
+// Memory defaults of the module (see DESIGN.md §8: RSS ≤ 15 MB, goal
+// ≤ 6 MB).
+const (
+	// defaultMemoryLimit is the Go runtime's soft memory limit (heap,
+	// stacks and runtime metadata; not the executable's pages) unless
+	// GOMEMLIMIT or --memory-limit says otherwise. The module's live heap
+	// is 2-4 MB; the limit only matters when a burst (a large container
+	// inventory, an exec storm queued for enrichment) would otherwise let
+	// the heap double past it, and makes the collector work harder
+	// instead. It is soft: the runtime exceeds it rather than thrash.
+	defaultMemoryLimit = 32 << 20
+	// defaultReleaseAfter is how long after start-up (and after each
+	// snapshot period) the memory only start-up and the snapshot used is
+	// given back: see releaseMemory.
+	defaultReleaseAfter = 30 * time.Second
+)
+
+// parseBytes parses a byte count: a plain number or one with a B, KiB,
+// MiB or GiB suffix (GOMEMLIMIT's syntax); "off" or "0" means no limit.
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "off" || s == "0" {
+		return 0, nil
+	}
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = rest, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("bad byte count %q (want e.g. 32MiB, or off)", s)
+	}
+	return n * mult, nil
+}
+
+// setMemoryLimit applies the soft memory limit: --memory-limit
+// (EDGESEC_MEMORY_LIMIT) when given, else GOMEMLIMIT when set (the
+// runtime has applied it already), else defaultMemoryLimit.
+func setMemoryLimit(flagValue string, log *slog.Logger) error {
+	if flagValue == "" {
+		if os.Getenv("GOMEMLIMIT") != "" {
+			return nil
+		}
+		debug.SetMemoryLimit(defaultMemoryLimit)
+		return nil
+	}
+	n, err := parseBytes(flagValue)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		n = 1<<63 - 1 // the runtime's "no limit"
+	}
+	debug.SetMemoryLimit(n)
+	log.Debug("soft memory limit", "bytes", n)
+	return nil
+}
+
+// releaseMemory gives back, after after (start-up and the first snapshot
+// of every periodic collector) and then after every snapshot period, the
+// memory that only those used: the free heap pages
+// (debug.FreeOSMemory, which the runtime's scavenger would return only
+// slowly) and the pages of the executable that package initialisation and
+// the snapshot touched (pageOutExecutable). The module's steady state
+// touches a fraction of its code and read-only data; what it touches again
+// is read back from the page cache or the disk on demand. It returns when
+// ctx is done; after <= 0 disables it.
+func releaseMemory(ctx context.Context, after time.Duration, period func() time.Duration, log *slog.Logger) {
+	if after <= 0 {
+		return
+	}
+	t := time.NewTimer(after)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		debug.FreeOSMemory()
+		n, err := pageOutExecutable()
+		if err != nil {
+			log.Debug("cannot page out the executable's start-up pages", "err", err)
+		} else {
+			log.Debug("released start-up memory", "executable_bytes_advised", n)
+		}
+		p := period()
+		if p <= 0 {
+			return
+		}
+		t.Reset(p)
+	}
+}
+
+// pageOutExecutable asks the kernel (madvise MADV_PAGEOUT, Linux 5.4+) to
+// reclaim the resident pages of this executable's read-only mappings
+// (code, read-only data, the function table the runtime reads to walk
+// stacks). Pages mapped by other processes too are left alone by the
+// kernel. It returns how many bytes of mappings were advised.
+//
+// Why: the kernel maps file pages in 64 KiB runs around each fault
+// (fault-around), and package initialisation touches code and data all
+// over a 15-30 MB executable, so after start-up nearly all of it is
+// resident (RssFile) although the idle module runs a small part of it.
+func pageOutExecutable() (int64, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return 0, fmt.Errorf("executable: %w", err)
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return 0, fmt.Errorf("mappings: %w", err)
+	}
+	var advised int64
+	var errs []error
+	sc := bufio.NewScanner(bytes.NewReader(maps))
+	for sc.Scan() {
+		// 00400000-00d1c000 r-xp 00000000 fe:00 1234 /path/to/exe
+		f := bytes.Fields(sc.Bytes())
+		if len(f) < 6 || string(f[5]) != exe || len(f[1]) < 2 || f[1][1] == 'w' {
+			continue
+		}
+		lo, hi, ok := bytes.Cut(f[0], []byte("-"))
+		if !ok {
+			continue
+		}
+		start, err1 := strconv.ParseUint(string(lo), 16, 64)
+		end, err2 := strconv.ParseUint(string(hi), 16, 64)
+		if err1 != nil || err2 != nil || end <= start {
+			continue
+		}
+		_, _, e := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_PAGEOUT)
+		if e != 0 {
+			errs = append(errs, fmt.Errorf("madvise %s: %w", f[0], e))
+			continue
+		}
+		advised += int64(end - start)
+	}
+	return advised, errors.Join(errs...)
 }
