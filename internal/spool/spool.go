@@ -105,7 +105,24 @@ func (s *Spool) SetLimit(maxBytes int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.maxBytes = maxBytes
-	return s.db.Update(func(tx *bolt.Tx) error { return s.trimLocked(tx.Bucket(bucket), 0) })
+	return s.update(func(tx *bolt.Tx) error { return s.trimLocked(tx.Bucket(bucket), 0) })
+}
+
+// update runs fn in a read-write transaction. fn may change the in-memory
+// index as it goes (trimLocked does); if the transaction fails and is
+// rolled back, the index and the drop counter are restored to match the
+// database. Callers hold s.mu.
+func (s *Spool) update(fn func(tx *bolt.Tx) error) error {
+	dropped := s.dropped
+	err := s.db.Update(fn)
+	if err == nil {
+		return nil
+	}
+	s.dropped = dropped
+	if lerr := s.load(); lerr != nil {
+		err = errors.Join(err, lerr)
+	}
+	return err
 }
 
 // Append stores msgs durably, in order. When the bound is exceeded, the
@@ -119,7 +136,7 @@ func (s *Spool) Append(msgs ...transport.Message) error {
 	defer s.mu.Unlock()
 	var added []uint64
 	var sizes []int64
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		var incoming int64
 		recs := make([][]byte, len(msgs))
@@ -146,11 +163,6 @@ func (s *Spool) Append(msgs ...transport.Message) error {
 		return nil
 	})
 	if err != nil {
-		// The transaction was rolled back: the index may have dropped
-		// records that are still there.
-		if lerr := s.load(); lerr != nil {
-			err = errors.Join(err, lerr)
-		}
 		return fmt.Errorf("spool: append: %w", err)
 	}
 	for i, seq := range added {
@@ -160,7 +172,7 @@ func (s *Spool) Append(msgs ...transport.Message) error {
 	}
 	// Drop the oldest of the new ones too if a single batch overflows.
 	if s.bytes > s.maxBytes && len(s.seqs) > 1 {
-		return s.db.Update(func(tx *bolt.Tx) error { return s.trimLocked(tx.Bucket(bucket), 0) })
+		return s.update(func(tx *bolt.Tx) error { return s.trimLocked(tx.Bucket(bucket), 0) })
 	}
 	return nil
 }

@@ -183,3 +183,30 @@ func BenchmarkAppendRemove(b *testing.B) {
 		}
 	}
 }
+
+// TestFailedTransactionRestoresIndexAndCounters: when a transaction that
+// trimmed the index is rolled back, the index and the drop counter match
+// the database again.
+func TestFailedTransactionRestoresIndexAndCounters(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "spool.db"), 1<<20)
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Append(msg(1, 300), msg(2, 300), msg(3, 300)))
+	before := s.Stats()
+
+	s.mu.Lock()
+	s.maxBytes = 100
+	err = s.update(func(tx *bolt.Tx) error {
+		if err := s.trimLocked(tx.Bucket(bucket), 0); err != nil {
+			return err
+		}
+		return fmt.Errorf("disk full")
+	})
+	s.maxBytes = 1 << 20
+	s.mu.Unlock()
+	require.Error(t, err)
+
+	after := s.Stats()
+	require.Equal(t, before, after, "a rolled-back trim changes nothing")
+	require.Len(t, drain(t, s), 3)
+}
