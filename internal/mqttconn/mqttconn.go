@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -438,6 +440,36 @@ func (m *Manager) connect(ctx context.Context, p Params) (*Conn, byte, error) {
 	if p.TLS != nil {
 		opts.SetTLSConfig(p.TLS)
 	}
+	// Dial ourselves, bound to ctx, and keep the connection so that a
+	// cancelled attempt is aborted at once (closing the socket makes
+	// paho's CONNECT exchange fail) instead of waiting out ConnectTimeout.
+	var dialed struct {
+		sync.Mutex
+		conn net.Conn
+	}
+	opts.SetCustomOpenConnectionFn(func(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
+		nd := &net.Dialer{Timeout: o.ConnectTimeout}
+		var conn net.Conn
+		var err error
+		switch uri.Scheme {
+		case "ssl":
+			td := &tls.Dialer{NetDialer: nd, Config: o.TLSConfig}
+			conn, err = td.DialContext(ctx, "tcp", uri.Host)
+		default:
+			conn, err = nd.DialContext(ctx, "tcp", uri.Host)
+		}
+		if err != nil {
+			return nil, err
+		}
+		dialed.Lock()
+		defer dialed.Unlock()
+		if err := ctx.Err(); err != nil { // cancelled while dialling
+			_ = conn.Close()
+			return nil, err
+		}
+		dialed.conn = conn
+		return conn, nil
+	})
 	if m.o.OnMessage != nil {
 		h := m.o.OnMessage
 		opts.SetDefaultPublishHandler(func(_ paho.Client, msg paho.Message) { h(c, msg.Topic(), msg.Payload()) })
@@ -448,7 +480,12 @@ func (m *Manager) connect(ctx context.Context, p Params) (*Conn, byte, error) {
 	case <-tok.Done():
 	case <-ctx.Done():
 		cancel(ctx.Err())
-		<-tok.Done()
+		dialed.Lock()
+		if dialed.conn != nil {
+			_ = dialed.conn.Close()
+		}
+		dialed.Unlock()
+		<-tok.Done() // prompt now: the dial honours ctx and the socket is closed
 		c.client.Disconnect(0)
 		return nil, 0, ctx.Err()
 	}

@@ -1,7 +1,10 @@
 package mqttconn
 
 import (
+	"context"
+	"net"
 	"testing"
+	"time"
 )
 
 func TestNormalizeBroker(t *testing.T) {
@@ -22,5 +25,37 @@ func TestRefusalCodes(t *testing.T) {
 		if isRefusal(code) != want {
 			t.Errorf("code %d", code)
 		}
+	}
+}
+
+// TestCancelledConnectReturnsPromptly: a broker that accepts the TCP
+// connection but never answers CONNECT must not hold a cancelled attempt
+// for the whole ConnectTimeout.
+func TestCancelledConnectReturnsPromptly(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c) // never answer
+		}
+	}()
+	m := &Manager{}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, _, err = m.connect(ctx, Params{Broker: "tcp://" + ln.Addr().String(), ClientID: "c", ConnectTimeout: 30 * time.Second})
+	if err == nil {
+		t.Fatal("connect to a silent broker succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("cancelled connect returned after %v; want well under the 30 s ConnectTimeout", d)
 	}
 }
