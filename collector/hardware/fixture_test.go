@@ -102,4 +102,3 @@ func gatewayRoot(t testing.TB) string {
 	t.Helper()
 	return buildHostRoot(t, loadManifest(t, "testdata/gateway.sysfs"))
 }
-

@@ -403,6 +403,9 @@ func (s *scanner) usb() {
 		var classes []uint8
 		var classNames, drivers []string
 		prefix := name + ":"
+		if bus, ok := strings.CutPrefix(name, "usb"); ok {
+			prefix = bus + "-0:" // a root hub's interfaces: usb1 has 1-0:1.0
+		}
 		for _, ifname := range s.list(dir) {
 			if !strings.HasPrefix(ifname, prefix) {
 				continue
