@@ -53,9 +53,9 @@
 // None: every file read is world-readable in sysfs, and the collector
 // opens no device node. It needs the host's sysfs: in a container, mount
 // it (for instance -v /sys:/host/sys:ro, or the host's / with rbind so
-// that its /sys submount comes along). A host root whose /sys is empty or
-// missing is reported as an error (wrapping [ErrNoSysfs]) and no event
-// is sent, since an empty snapshot would claim that nothing is connected.
+// that its /sys submount comes along). A host root whose /sys is missing
+// (an error wrapping [fs.ErrNotExist]) or empty ([ErrNoSysfs]) is reported
+// as an error and no event is sent, since an empty snapshot would claim that nothing is connected.
 //
 // # Identifiers
 //
