@@ -190,3 +190,24 @@ func BenchmarkEventPath(b *testing.B) {
 		})
 	}
 }
+
+// The proc connector numbers events per CPU; a jump in one CPU's sequence
+// is events the kernel dropped on a full socket buffer (Stats.LostEvents).
+func TestSeqTrackerCountsGapsPerCPU(t *testing.T) {
+	var s seqTracker
+	assert.Zero(t, s.next(0, 100), "the first event of a CPU is no gap")
+	assert.Zero(t, s.next(0, 101))
+	assert.Zero(t, s.next(3, 7), "CPUs are counted apart")
+	assert.Equal(t, uint32(4), s.next(0, 106), "102..105 lost")
+	assert.Zero(t, s.next(3, 8))
+	assert.Equal(t, uint32(1), s.next(3, 10))
+	assert.Zero(t, s.next(0, 106), "a repeated number is no loss")
+	assert.Zero(t, s.next(0, 50), "an older number (reordering) is no loss")
+	assert.Equal(t, uint32(9), s.next(0, 60), "counted from the last seen")
+	assert.Zero(t, s.next(1, ^uint32(0)))
+	assert.Zero(t, s.next(1, 0), "wrap-around is no loss")
+	assert.Zero(t, s.next(200, 1), "a high CPU number grows the table")
+	assert.Equal(t, uint32(2), s.next(200, 4))
+	assert.Zero(t, s.next(maxSeqCPUs, 1))
+	assert.Zero(t, s.next(maxSeqCPUs, 99), "CPU numbers beyond the table are ignored, not counted")
+}
