@@ -2,6 +2,7 @@ package moby_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,3 +121,39 @@ var validator = func() func(t *testing.T, evs []event.Event) {
 }()
 
 func validate(t *testing.T, evs []event.Event) { t.Helper(); validator(t, evs) }
+
+// TestActivityImageEvents: tagging and removing an image reach the
+// activity stream (the engine's event filter asks for image events too).
+func TestActivityImageEvents(t *testing.T) {
+	cli, image := mobyct.Connect(t)
+	e := engine(t)
+	rec := runActivity(t, ctr.ActivityOptions{}, e)
+	time.Sleep(300 * time.Millisecond) // let the stream subscribe
+	ctx := context.Background()
+	tag := "edgesec-test/" + strings.TrimSuffix(mobyct.Prefix(t), "-") + ":tagged"
+	if _, err := cli.ImageTag(ctx, client.ImageTagOptions{Source: image, Target: tag}); err != nil {
+		t.Fatal(err)
+	}
+	removed := false
+	t.Cleanup(func() {
+		if !removed {
+			_, _ = cli.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{})
+		}
+	})
+	if _, err := cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	removed = true
+	const wait = 10 * time.Second
+	tp := containertest.WaitActivity(t, rec, wait, "", "tag", func(p *event.ContainerActivityPayload) bool { return p.Image == tag })
+	// The engine names the image by its id when a tag is removed.
+	up := containertest.WaitActivity(t, rec, wait, "", "untag", func(p *event.ContainerActivityPayload) bool {
+		return strings.HasPrefix(p.Image, "sha256:")
+	})
+	for _, p := range []*event.ContainerActivityPayload{tp, up} {
+		if p.Runtime != ctr.RuntimeMoby || p.ContainerID != "" {
+			t.Errorf("%s: %+v", p.Action, p)
+		}
+	}
+	validate(t, rec.Events())
+}
