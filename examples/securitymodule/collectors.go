@@ -10,6 +10,7 @@ import (
 	"github.com/edgesec/edgesec/collector/container"
 	"github.com/edgesec/edgesec/collector/container/moby"
 	"github.com/edgesec/edgesec/collector/firewall"
+	"github.com/edgesec/edgesec/collector/hardware"
 	"github.com/edgesec/edgesec/collector/listening"
 	"github.com/edgesec/edgesec/collector/login"
 	"github.com/edgesec/edgesec/collector/process"
@@ -66,6 +67,7 @@ func addCollectors(eng *edgesec.Engine, o options) (closeEngines func()) {
 	// Host facts, periodic.
 	eng.AddCollector(sysinfo.NewCollector(sysinfo.Options{HostRoot: root, Logger: log}, every))
 	eng.AddCollector(users.NewCollector(users.Options{HostRoot: root, Logger: log}, every))
+	eng.AddCollector(hardware.NewCollector(hardware.Options{HostRoot: root, Logger: log}, every))
 	eng.AddCollector(listening.NewCollector(listening.Options{HostRoot: root, Logger: log, Containers: containers}, every))
 	eng.AddCollector(firewall.NewCollector(firewall.Options{HostRoot: root, Logger: log}, every))
 	eng.AddCollector(baseline.NewCollector(baseline.Options{
