@@ -3,11 +3,13 @@ package iothub_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -232,6 +234,46 @@ func TestUntrustedServerCertificate(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "certificate", "the TLS verification failure is reported")
 	assert.Empty(t, h.Connects(), "no CONNECT is sent to an unverified server")
+}
+
+// TestServerHostnameVerified: a server whose certificate the trusted CA
+// signed, but for another host name, is refused (hostname verification,
+// not only chain verification).
+func TestServerHostnameVerified(t *testing.T) {
+	h := mqtttest.StartHub(t, mqtttest.HubOptions{})
+	cert := h.CA().Issue(t, "not-the-gateway.example", []string{"not-the-gateway.example"}, false)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert.TLS}})
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	handshakes := make(chan error, 16)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			handshakes <- c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	_, port, err := net.SplitHostPort(l.Addr().String())
+	require.NoError(t, err)
+	caFile := h.CA().WriteCert(t, t.TempDir())
+	id, err := iothub.IdentityFromConnectionString(h.ConnectionString(), "localhost:"+port, caFile)
+	require.NoError(t, err)
+	c, err := iothub.New(fastOptions(id, nil))
+	require.NoError(t, err)
+	defer c.Close(context.Background())
+	err = c.WaitConnected(ctxT(t, 2*time.Second))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not-the-gateway.example, not localhost", "the host name mismatch is reported")
+	select {
+	case herr := <-handshakes:
+		assert.Error(t, herr, "the client aborted the handshake")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client never reached the server")
+	}
+	assert.Empty(t, h.Connects())
 }
 
 func TestOversizeMessageIsPermanent(t *testing.T) {
