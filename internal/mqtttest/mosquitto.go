@@ -24,8 +24,13 @@ type Mosquitto struct {
 	CA     *CA
 	CAFile string
 	// ClientCertFile and ClientKeyFile are a client certificate the broker
-	// accepts (it does not require one).
+	// accepts (it does not require one on Port).
 	ClientCertFile, ClientKeyFile string
+	// MTLSPort is a second TLS listener that requires a client certificate
+	// signed by CA (and the password as well); MTLSURL is
+	// mqtts://localhost:MTLSPort.
+	MTLSPort int
+	MTLSURL  string
 	// User and Password are an account in the password file.
 	User, Password string
 
@@ -78,6 +83,8 @@ func StartMosquitto(t testing.TB) *Mosquitto {
 	_ = os.Chmod(pwFile, 0o600)
 	m.Port = freePort(t)
 	m.URL = "mqtts://localhost:" + strconv.Itoa(m.Port)
+	m.MTLSPort = freePort(t)
+	m.MTLSURL = "mqtts://localhost:" + strconv.Itoa(m.MTLSPort)
 	m.conf = filepath.Join(dir, "mosquitto.conf")
 	conf := fmt.Sprintf(`user root
 per_listener_settings false
@@ -95,7 +102,13 @@ certfile %s
 keyfile %s
 tls_version tlsv1.2
 require_certificate false
-`, pwFile, dir, m.Port, m.CAFile, certFile, keyFile)
+listener %d 127.0.0.1
+cafile %s
+certfile %s
+keyfile %s
+tls_version tlsv1.2
+require_certificate true
+`, pwFile, dir, m.Port, m.CAFile, certFile, keyFile, m.MTLSPort, m.CAFile, certFile, keyFile)
 	if err := os.WriteFile(m.conf, []byte(conf), 0o644); err != nil {
 		t.Fatalf("mqtttest: %v", err)
 	}

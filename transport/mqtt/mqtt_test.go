@@ -137,6 +137,23 @@ func TestDeliveryWithMosquittoSub(t *testing.T) {
 	assert.Equal(t, "site/gw1/sec "+body+"\n", out.String())
 }
 
+// TestClientCertificateRequired: on a listener that requires a client
+// certificate, the configured certificate is presented; without it the
+// broker refuses the TLS handshake.
+func TestClientCertificateRequired(t *testing.T) {
+	m := mqtttest.StartMosquitto(t)
+	s := subscribe(t, m, "edgesec/#")
+	tr := newTransport(t, m, func(o *mqtt.Options) {
+		o.URL = m.MTLSURL
+		o.CertFile, o.KeyFile = m.ClientCertFile, m.ClientKeyFile
+	})
+	require.NoError(t, tr.Send(ctxT(t, 10*time.Second), msg(100, event.High)))
+	waitUntil(t, 10*time.Second, "delivery", func() bool { return len(s.messages()) == 1 })
+
+	without := newTransport(t, m, func(o *mqtt.Options) { o.URL = m.MTLSURL })
+	require.Error(t, without.WaitConnected(ctxT(t, 2*time.Second)), "connected without a client certificate")
+}
+
 func TestWrongPasswordRefused(t *testing.T) {
 	m := mqtttest.StartMosquitto(t)
 	tr := newTransport(t, m, func(o *mqtt.Options) { o.Password = "wrong" })
