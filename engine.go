@@ -69,6 +69,12 @@ type Options struct {
 	// SpoolMaxBytes bounds the spool; beyond it the oldest messages are
 	// dropped and counted. Default 16 MiB.
 	SpoolMaxBytes int64
+	// ConfigWait is how long Run waits, before starting the collectors,
+	// for every ConfigSource to deliver its first configuration (a module
+	// twin is read after connecting), so that collectors the configuration
+	// turns Off never run. Default 10s; negative starts at once on
+	// Config.
+	ConfigWait time.Duration
 	// ShutdownTimeout bounds how long Run keeps sending queued messages
 	// after its context is cancelled. Default 5s.
 	ShutdownTimeout time.Duration
@@ -113,6 +119,9 @@ func New(o Options) *Engine {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ConfigWait == 0 {
+		o.ConfigWait = 10 * time.Second
 	}
 	if o.SpoolMaxBytes <= 0 {
 		o.SpoolMaxBytes = 16 << 20
@@ -251,19 +260,35 @@ func (e *Engine) Run(ctx context.Context) error {
 	go func() { defer sendWG.Done(); e.out.run(sendCtx) }()
 
 	var wg sync.WaitGroup
+	first := make(chan struct{}, len(e.opts.ConfigSources))
 	for _, src := range e.opts.ConfigSources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := src.Watch(ctx, func(doc []byte, err error) { e.applyConfig(ctx, doc, err) }); err != nil {
+			var once sync.Once
+			apply := func(doc []byte, err error) {
+				e.applyConfig(ctx, doc, err)
+				once.Do(func() { first <- struct{}{} })
+			}
+			if err := src.Watch(ctx, apply); err != nil {
 				e.log.Error("configuration source stopped", "err", err)
 			}
 		}()
 	}
+	e.awaitFirstConfig(ctx, first)
 	e.report(ctx, e.cfg.Current())
 
+	// Start the collectors on the configuration in effect now, so that a
+	// collector the twin turns Off never sends its start-up snapshot.
+	cur := e.cfg.Current()
+	e.mu.Lock()
+	e.pipe.Configure(e.settings(cur))
+	e.mu.Unlock()
+	if e.opts.SpoolPath == "" {
+		e.out.setLimit(cur.MaxLocalCacheSizeInBytes)
+	}
 	colCtx, stopCollectors := context.WithCancel(ctx)
-	e.reconcile(colCtx, e.cfg.Current())
+	e.reconcile(colCtx, cur)
 
 	e.loop(ctx, colCtx)
 
@@ -293,6 +318,27 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.log.Warn("close transport", "err", err)
 	}
 	return nil
+}
+
+// awaitFirstConfig waits until every configuration source has delivered
+// its first document (or failed to), at most ConfigWait.
+func (e *Engine) awaitFirstConfig(ctx context.Context, first <-chan struct{}) {
+	n := len(e.opts.ConfigSources)
+	if n == 0 || e.opts.ConfigWait <= 0 {
+		return
+	}
+	t := time.NewTimer(e.opts.ConfigWait)
+	defer t.Stop()
+	for got := 0; got < n; got++ {
+		select {
+		case <-first:
+		case <-t.C:
+			e.log.Warn("no configuration from every source yet; starting on the configuration in effect", "waited", e.opts.ConfigWait, "sources", n, "answered", got)
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // Once runs every periodic collector (and the Heartbeat) once, packs

@@ -216,7 +216,8 @@ func TestReconfigurationStopsCollectorsAndReportsErrors(t *testing.T) {
 	rec := transporttest.NewRecorder()
 	src := &chanSource{docs: make(chan []byte)}
 	e := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: rec, Config: fastConfig(t, ""),
-		ConfigSources: []edgesec.ConfigSource{src}, FirstMessageDelay: 100 * time.Millisecond})
+		ConfigSources: []edgesec.ConfigSource{src}, FirstMessageDelay: 100 * time.Millisecond,
+		ConfigWait: -1}) // this source has no document until the test sends one
 	ticks := &triggered{name: event.ProcessCreate, n: -1, every: 20 * time.Millisecond, mk: func(i int) event.Event {
 		return event.Must(event.ProcessCreate, time.Now(), &event.ProcessCreatePayload{Executable: "/bin/true", ProcessID: i, UserID: "0", CommandLine: "true"})
 	}}
@@ -397,4 +398,48 @@ func TestDamagedSpoolIsMovedAside(t *testing.T) {
 	matches, err := filepath.Glob(spoolPath + ".damaged-*")
 	require.NoError(t, err)
 	require.Len(t, matches, 1)
+}
+
+// slowSource delivers its document after a delay, like a module twin read
+// after connecting to the hub.
+type slowSource struct {
+	delay time.Duration
+	doc   []byte
+}
+
+func (s *slowSource) Watch(ctx context.Context, apply func([]byte, error)) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(s.delay):
+	}
+	apply(s.doc, nil)
+	<-ctx.Done()
+	return nil
+}
+
+// TestCollectorsWaitForTheFirstConfiguration: a collector that the twin
+// turns Off never sends its start-up snapshot, even though the twin
+// arrives after the engine started.
+func TestCollectorsWaitForTheFirstConfiguration(t *testing.T) {
+	rec := transporttest.NewRecorder()
+	src := &slowSource{delay: 300 * time.Millisecond, doc: []byte(`{"eventPriorityListeningPorts":{"value":"Off"}}`)}
+	e := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: rec,
+		ConfigSources: []edgesec.ConfigSource{src}, FirstMessageDelay: 100 * time.Millisecond})
+	var polls atomic.Int64
+	e.AddPoller(event.ListeningPorts, collector.PollerFunc(func(context.Context) ([]event.Event, error) {
+		polls.Add(1)
+		return []event.Event{event.Must(event.ListeningPorts, time.Now(), &event.ListeningPortsPayload{Protocol: "TCP", LocalPort: "22"})}, nil
+	}))
+	e.AddPoller(event.SystemInformation, sysinfoPoller())
+	stop := run(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msgs, err := rec.WaitFor(ctx, 1)
+	require.NoError(t, err)
+	stop()
+	n := names(decode(t, append(msgs, rec.Messages()...)))
+	require.Positive(t, n[event.SystemInformation])
+	require.Zero(t, n[event.ListeningPorts], "ListeningPorts is Off in the first configuration")
+	require.Zero(t, polls.Load(), "the collector turned Off never ran")
 }

@@ -96,6 +96,13 @@ func TestReferenceModuleEndToEnd(t *testing.T) {
 		assert.Equal(t, "utf-8", m.Properties["$.ce"])
 		assert.NotEmpty(t, m.Properties["$.mid"])
 		assert.NoError(t, v.ValidateMessage(m.Body), "%s", m.Body)
+		// The twin turns ListeningPorts Off before the collectors start:
+		// not even the start-up snapshot may carry it.
+		var env struct{ Events []struct{ Name string } }
+		require.NoError(t, json.Unmarshal(m.Body, &env))
+		for _, e := range env.Events {
+			assert.NotEqual(t, "ListeningPorts", e.Name)
+		}
 	}
 
 	// A live change: LocalUsers off, shorter frequencies.
