@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/edgesec/edgesec"
 	"github.com/edgesec/edgesec/collector"
@@ -33,14 +35,18 @@ func addCollectors(eng *edgesec.Engine, o options) (closeEngines func()) {
 
 	// Containers: Moby (IoT Edge's engine) and containerd, when present.
 	var engines []container.Engine
-	found := container.Discover(root, nil, nil)
+	// EDGESEC_MOBY_SOCKETS / EDGESEC_CONTAINERD_SOCKETS (comma-separated
+	// host paths, or unix:// addresses) replace the default socket paths.
+	mobySockets := splitList(os.Getenv("EDGESEC_MOBY_SOCKETS"))
+	containerdSockets := splitList(os.Getenv("EDGESEC_CONTAINERD_SOCKETS"))
+	found := container.Discover(root, mobySockets, containerdSockets)
 	if len(found.Moby) > 0 {
-		engines = append(engines, moby.New(moby.Options{HostRoot: root, Logger: log}))
+		engines = append(engines, moby.New(moby.Options{HostRoot: root, Sockets: mobySockets, Logger: log}))
 	}
 	if len(found.Containerd) > 0 {
 		// Moby's own containers live in containerd's "moby" namespace:
 		// don't list them twice.
-		if e := containerdEngine(root, log, len(found.Moby) > 0); e != nil {
+		if e := containerdEngine(root, containerdSockets, log, len(found.Moby) > 0); e != nil {
 			engines = append(engines, e)
 		}
 	}
@@ -88,4 +94,15 @@ func addCollectors(eng *edgesec.Engine, o options) (closeEngines func()) {
 			}
 		}
 	}
+}
+
+// splitList splits a comma-separated list, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -13,8 +13,8 @@ import (
 // -tags nocontainerd leaves the containerd client (and its gRPC stack) out
 // of the binary: about 7 MB less RSS for devices that run only Moby, as
 // IoT Edge does.
-func containerdEngine(root string, log *slog.Logger, withMoby bool) container.Engine {
-	o := containerd.Options{HostRoot: root, Logger: log}
+func containerdEngine(root string, sockets []string, log *slog.Logger, withMoby bool) container.Engine {
+	o := containerd.Options{HostRoot: root, Sockets: sockets, Logger: log}
 	if withMoby {
 		o.ExcludeNamespaces = []string{"moby"}
 	}
