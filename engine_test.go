@@ -443,3 +443,25 @@ func TestCollectorsWaitForTheFirstConfiguration(t *testing.T) {
 	require.Zero(t, n[event.ListeningPorts], "ListeningPorts is Off in the first configuration")
 	require.Zero(t, polls.Load(), "the collector turned Off never ran")
 }
+
+// TestFailingTransportIsRetriedWithBackoff: a transport that always fails
+// is retried with growing, jittered delays, not in a busy loop.
+func TestFailingTransportIsRetriedWithBackoff(t *testing.T) {
+	down := transporttest.NewFlaky(transporttest.NewRecorder(), transporttest.Fail, -1)
+	e := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: down,
+		FirstMessageDelay: 10 * time.Millisecond, ShutdownTimeout: 100 * time.Millisecond})
+	e.AddPoller(event.SystemInformation, sysinfoPoller())
+	stop := run(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, down.WaitAttempts(ctx, 1))
+	time.Sleep(2 * time.Second)
+	stop()
+	// Delays of 0.5 s doubling (each jittered into [d/2, d)) allow at most
+	// 1 + 2 s / 0.25 s attempts even with the shortest draws, and in
+	// practice 3-5; a retry loop without backoff makes thousands.
+	n := down.Attempts()
+	t.Logf("%d attempts in 2 s", n)
+	require.GreaterOrEqual(t, n, 2, "the message is retried")
+	require.LessOrEqual(t, n, 9, "retries are spaced by backoff")
+}
