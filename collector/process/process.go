@@ -585,6 +585,14 @@ func (e *enricher) exec(ev *rawEvent) {
 	if err == nil {
 		info = e.infoFrom(p)
 		item.Executable, item.CommandLine = p.Exe, p.Cmdline
+		if p.PPID == 0 && prev != nil && prev.ppid != 0 {
+			// The kernel shows PPid 0 for a task being released: the
+			// process exited while /proc was read. The fork told the
+			// parent.
+			p.PPID = prev.ppid
+			info.ppid = prev.ppid
+			x[KeyEnrichment] = "partial"
+		}
 		item.ParentProcessID = p.PPID
 		item.UserID = strconv.FormatUint(uint64(p.UID), 10)
 		item.UserName = e.c.users.Name(p.UID)

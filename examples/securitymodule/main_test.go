@@ -233,7 +233,9 @@ func TestModuleFlushesOnSIGINT(t *testing.T) {
 	if root {
 		time.Sleep(500 * time.Millisecond) // the process collector is subscribed by now
 		for range 3 {
-			require.NoError(t, exec.Command("/bin/sh", "-c", "exit 0", marker).Run())
+			// Long enough (0.3 s) for /proc to be read even on a loaded
+			// machine, so the three aggregate on the full command line.
+			require.NoError(t, exec.Command("/bin/sh", "-c", "sleep 0.3", marker).Run())
 		}
 		time.Sleep(500 * time.Millisecond) // let the events reach the engine
 	}
