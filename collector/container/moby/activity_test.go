@@ -157,3 +157,31 @@ func TestActivityImageEvents(t *testing.T) {
 	}
 	validate(t, rec.Events())
 }
+
+// TestActivityOOM: a container killed by the kernel's OOM killer inside its
+// memory limit produces an "oom" activity and a "die" with exit code 137.
+// (busybox tail buffers /dev/zero, which has no newline, until it is
+// killed.)
+func TestActivityOOM(t *testing.T) {
+	cli, image := mobyct.Connect(t)
+	e := engine(t)
+	rec := runActivity(t, ctr.ActivityOptions{}, e)
+	time.Sleep(300 * time.Millisecond) // let the stream subscribe
+	c := mobyct.Create(t, cli, image, mobyct.Prefix(t), containertest.Case{
+		Name: "oom", Cmd: []string{"/bin/tail", "/dev/zero"}, Start: true, MemoryLimit: 16 << 20,
+	})
+	const wait = 30 * time.Second
+	p := containertest.WaitActivity(t, rec, wait, c.ID, "oom", nil)
+	if p.Runtime != ctr.RuntimeMoby || p.ContainerName != c.Name {
+		t.Errorf("oom: %+v", p)
+	}
+	die := containertest.WaitActivity(t, rec, wait, c.ID, "die", nil)
+	if die.ExitCode == nil || *die.ExitCode != 137 {
+		t.Errorf("die after oom: exit code = %v, want 137", die.ExitCode)
+	}
+	for _, ev := range rec.Events() {
+		if err := newValidator(t).ValidateEvent(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
