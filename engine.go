@@ -15,6 +15,7 @@ import (
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/internal/atomicfile"
+	"github.com/edgesec/edgesec/stage"
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/twinconfig"
 )
@@ -85,6 +86,23 @@ type Options struct {
 	FirstMessageDelay time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Aggregator queues, aggregates and packs the events into messages.
+	// Nil means aggregate.New: ASC aggregation and packing. The engine
+	// configures it (aggregate.Configurer) on every configuration change
+	// and reads its counters (aggregate.StatsReporter) for the
+	// DroppedEventsStatistics event. It is owned by the engine once Run or
+	// Once is called.
+	Aggregator aggregate.Aggregator
+	// Stages process every event between the collectors and the
+	// Aggregator, in order (see package stage). They are called from the
+	// collectors' Emit, serialised; stages that implement stage.Runner are
+	// started and stopped with the engine.
+	Stages []stage.Stage
+	// StageEngineEvents makes the engine's own Operational and Diagnostic
+	// events (Heartbeat, statistics, ConfigurationError, Diagnostic) go
+	// through the stages too. By default they bypass them, so that a
+	// filter cannot hide the engine's health.
+	StageEngineEvents bool
 }
 
 // Engine assembles collectors, the aggregation pipeline and a transport.
@@ -98,8 +116,11 @@ type Engine struct {
 	agentID string
 	started time.Time
 
-	mu   sync.Mutex // guards pipe
-	pipe *aggregate.Pipeline
+	mu        sync.Mutex // guards agg, delivered, lastStats
+	agg       aggregate.Aggregator
+	delivered aggregate.Stats // Sent, Under4KB and Failed since start
+	lastStats aggregate.Stats // counters at the previous statistics report
+	chain     *chain
 
 	collectors []*managed
 	heartbeat  *collector.Ticker
@@ -147,6 +168,7 @@ func New(o Options) *Engine {
 		next = o.Logger.Handler()
 	}
 	e.log = slog.New(&diagHandler{next: next, e: e, dropped: &e.diagDropped})
+	e.chain = newChain(e, o.Stages)
 	e.heartbeat = collector.Every(event.Heartbeat, e.heartbeatFrequency, collector.PollerFunc(e.pollHeartbeat))
 	e.collectors = append(e.collectors, e.newManaged(e.heartbeat))
 	return e
@@ -218,7 +240,12 @@ func (e *Engine) setup() error {
 	default:
 		e.agentID = event.NewID()
 	}
-	e.pipe = aggregate.New(e.settings(e.cfg.Current()))
+	if e.opts.Aggregator != nil {
+		e.agg = e.opts.Aggregator
+		e.configureAggregator(e.cfg.Current())
+	} else {
+		e.agg = aggregate.New(e.settings(e.cfg.Current()))
+	}
 	limit := int64(e.cfg.Current().MaxLocalCacheSizeInBytes)
 	if e.opts.SpoolPath != "" {
 		limit = e.opts.SpoolMaxBytes
@@ -281,9 +308,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Start the collectors on the configuration in effect now, so that a
 	// collector the twin turns Off never sends its start-up snapshot.
 	cur := e.cfg.Current()
-	e.mu.Lock()
-	e.pipe.Configure(e.settings(cur))
-	e.mu.Unlock()
+	e.configureAggregator(cur)
+	stopRunners := e.chain.startRunners(ctx)
 	if e.opts.SpoolPath == "" {
 		e.out.setLimit(cur.MaxLocalCacheSizeInBytes)
 	}
@@ -296,10 +322,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	for _, m := range e.collectors {
 		m.wait()
 	}
+	stopRunners()
 	wg.Wait()
 	e.drainDiag()
 	e.mu.Lock()
-	e.pipe.Flush(true)
+	e.agg.Flush(true)
 	msgs := e.packAll()
 	e.mu.Unlock()
 	e.out.push(msgs...)
@@ -350,18 +377,21 @@ func (e *Engine) Once(ctx context.Context) error {
 	}
 	defer close(e.stopped)
 	cfg := e.cfg.Current()
+	stopRunners := e.chain.startRunners(ctx)
 	for _, m := range e.collectors {
 		t, ok := m.c.(*collector.Ticker)
 		if !ok || !m.enabled(cfg) {
 			continue
 		}
 		if err := t.PollOnce(ctx, m); err != nil {
+			stopRunners()
 			return fmt.Errorf("edgesec: once: %w", err)
 		}
 	}
+	stopRunners()
 	e.drainDiag()
 	e.mu.Lock()
-	e.pipe.Flush(true)
+	e.agg.Flush(true)
 	msgs := e.packAll()
 	e.mu.Unlock()
 	e.out.push(msgs...)
@@ -392,7 +422,7 @@ func (e *Engine) packAll() []transport.Message {
 	now := e.now()
 	var msgs []transport.Message
 	for _, p := range []event.Priority{event.High, event.Low} {
-		for _, body := range e.pipe.Pack(p, false) {
+		for _, body := range e.agg.Pack(p, false) {
 			msgs = append(msgs, transport.NewSecurityMessage(body, p, now))
 		}
 	}
@@ -415,7 +445,7 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 	}
 	for {
 		e.mu.Lock()
-		next := e.pipe.NextFlush()
+		next := e.agg.NextFlush()
 		e.mu.Unlock()
 		wait := time.Hour
 		if !next.IsZero() {
@@ -429,7 +459,7 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 			e.add(ev)
 		case <-flush.C:
 			e.mu.Lock()
-			e.pipe.Flush(false)
+			e.agg.Flush(false)
 			e.mu.Unlock()
 			e.signalIfReady()
 		case <-first:
@@ -442,8 +472,8 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 			e.pack(event.High, false)
 		case <-low.C:
 			e.mu.Lock()
-			for _, ev := range e.pipe.StatisticsEvents() {
-				e.pipe.Add(ev)
+			for _, ev := range e.statisticsEvents() {
+				e.agg.Add(ev)
 			}
 			e.mu.Unlock()
 			e.pack(event.Low, false)
@@ -456,9 +486,7 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 				low.Reset(c.LowPriorityMessageFrequency)
 			}
 			cfg = c
-			e.mu.Lock()
-			e.pipe.Configure(e.settings(c))
-			e.mu.Unlock()
+			e.configureAggregator(c)
 			if e.opts.SpoolPath == "" {
 				e.out.setLimit(c.MaxLocalCacheSizeInBytes)
 			}
@@ -471,7 +499,7 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 func (e *Engine) pack(p event.Priority, full bool) {
 	now := e.now()
 	e.mu.Lock()
-	bodies := e.pipe.Pack(p, full)
+	bodies := e.agg.Pack(p, full)
 	e.mu.Unlock()
 	msgs := make([]transport.Message, 0, len(bodies))
 	for _, b := range bodies {
@@ -480,14 +508,19 @@ func (e *Engine) pack(p event.Priority, full bool) {
 	e.out.push(msgs...)
 }
 
-// add hands events to the pipeline and signals the packer when a full
-// message is queued. It never blocks on I/O.
-func (e *Engine) add(evs ...event.Event) {
+// add runs events through the processing stages, hands what comes out to
+// the aggregator and signals the packer when a full message is queued. It
+// never blocks on I/O.
+func (e *Engine) add(evs ...event.Event) { e.addAfter(context.Background(), 0, evs...) }
+
+// addAfter is add for events that enter the stage chain at index from.
+func (e *Engine) addAfter(ctx context.Context, from int, evs ...event.Event) {
+	evs = e.chain.process(ctx, from, evs)
 	e.mu.Lock()
 	for _, ev := range evs {
-		e.pipe.Add(ev)
+		e.agg.Add(ev)
 	}
-	ready := e.pipe.Ready()
+	ready := e.agg.Ready()
 	e.mu.Unlock()
 	if ready {
 		e.signal()
@@ -496,7 +529,7 @@ func (e *Engine) add(evs ...event.Event) {
 
 func (e *Engine) signalIfReady() {
 	e.mu.Lock()
-	ready := e.pipe.Ready()
+	ready := e.agg.Ready()
 	e.mu.Unlock()
 	if ready {
 		e.signal()
@@ -525,10 +558,45 @@ func (e *Engine) recordSend(size int, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err != nil {
-		e.pipe.RecordFailed()
+		e.delivered.Failed++
 		return
 	}
-	e.pipe.RecordSent(size)
+	e.delivered.Sent++
+	if size < aggregate.Under4KB {
+		e.delivered.Under4KB++
+	}
+}
+
+// configureAggregator applies c to the aggregator when it follows the
+// configuration.
+func (e *Engine) configureAggregator(c twinconfig.Config) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cf, ok := e.agg.(aggregate.Configurer); ok {
+		cf.Configure(e.settings(c))
+	}
+}
+
+// statisticsEvents returns the DroppedEventsStatistics and
+// MessageStatistics events of the counters since the previous call: the
+// aggregator's, the deliveries' and the stages' drops. Callers hold e.mu.
+func (e *Engine) statisticsEvents() []event.Event {
+	var cur aggregate.Stats
+	if r, ok := e.agg.(aggregate.StatsReporter); ok {
+		cur = r.Stats()
+	}
+	cur.Sent, cur.Under4KB, cur.Failed = e.delivered.Sent, e.delivered.Under4KB, e.delivered.Failed
+	d := cur
+	for i := range d.Collected {
+		d.Collected[i] -= e.lastStats.Collected[i]
+		d.Dropped[i] -= e.lastStats.Dropped[i]
+	}
+	d.Oversize -= e.lastStats.Oversize
+	d.Sent -= e.lastStats.Sent
+	d.Under4KB -= e.lastStats.Under4KB
+	d.Failed -= e.lastStats.Failed
+	e.lastStats = cur
+	return aggregate.StatisticsEvents(e.now(), d, e.chain.droppedDelta())
 }
 
 // applyConfig is called by configuration sources.

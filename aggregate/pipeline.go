@@ -471,22 +471,38 @@ func (p *Pipeline) StatisticsEvents() []event.Event {
 	d.under4k -= p.last.under4k
 	d.failed -= p.last.failed
 	p.last = p.total
+	return StatisticsEvents(p.now(), Stats{
+		Collected: d.collected, Dropped: d.dropped, Oversize: d.oversize,
+		Sent: d.sent, Under4KB: d.under4k, Failed: d.failed,
+	}, nil)
+}
 
-	now := p.now()
+// StatisticsEvents builds the DroppedEventsStatistics and MessageStatistics
+// events of the counters in d (deltas since the previous report): one
+// DroppedEventsStatistics item for the queue "High" and one for "Low", whose
+// ExtraDetails carry the Operational queue's counters, the oversize drops
+// and the entries of extra (drops outside the aggregator, such as those of
+// processing stages); and a MessageStatistics event of Sent, Under4KB and
+// Failed. The events are timestamped now.
+func StatisticsEvents(now time.Time, d Stats, extra event.ExtraDetails) []event.Event {
+	details := event.ExtraDetails{
+		ExtraOperationalCollected: strconv.FormatInt(d.Collected[QueueOperational], 10),
+		ExtraOperationalDropped:   strconv.FormatInt(d.Dropped[QueueOperational], 10),
+		ExtraOversizeDropped:      strconv.FormatInt(d.Oversize, 10),
+	}
+	for k, v := range extra {
+		details[k] = v
+	}
 	out := make([]event.Event, 0, 2)
 	dropped, err := event.New(event.DroppedEventsStatistics, now,
-		&event.DroppedEventsPayload{Queue: "High", CollectedEvents: d.collected[QueueHigh], DroppedEvents: d.dropped[QueueHigh]},
-		&event.DroppedEventsPayload{Queue: "Low", CollectedEvents: d.collected[QueueLow], DroppedEvents: d.dropped[QueueLow],
-			ExtraDetails: event.ExtraDetails{
-				ExtraOperationalCollected: strconv.FormatInt(d.collected[QueueOperational], 10),
-				ExtraOperationalDropped:   strconv.FormatInt(d.dropped[QueueOperational], 10),
-				ExtraOversizeDropped:      strconv.FormatInt(d.oversize, 10),
-			}})
+		&event.DroppedEventsPayload{Queue: "High", CollectedEvents: d.Collected[QueueHigh], DroppedEvents: d.Dropped[QueueHigh]},
+		&event.DroppedEventsPayload{Queue: "Low", CollectedEvents: d.Collected[QueueLow], DroppedEvents: d.Dropped[QueueLow],
+			ExtraDetails: details})
 	if err == nil {
 		out = append(out, dropped)
 	}
 	msgs, err := event.New(event.MessageStatistics, now,
-		&event.MessageStatisticsPayload{MessagesSent: d.sent, MessagesUnder4KB: d.under4k, TotalFailed: d.failed})
+		&event.MessageStatisticsPayload{MessagesSent: d.Sent, MessagesUnder4KB: d.Under4KB, TotalFailed: d.Failed})
 	if err == nil {
 		out = append(out, msgs)
 	}
