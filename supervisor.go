@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,10 @@ func (m *managed) Emit(ctx context.Context, evs ...event.Event) error {
 	m.e.add(evs...)
 	return nil
 }
+
+// Logger implements collector.LoggerProvider: the engine's logger tagged
+// with the collector's name.
+func (m *managed) Logger() *slog.Logger { return m.e.log.With("collector", m.c.Name()) }
 
 // ReportError implements collector.ErrorReporter.
 func (m *managed) ReportError(_ context.Context, name string, err error) {

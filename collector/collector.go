@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/edgesec/edgesec/event"
@@ -181,4 +182,24 @@ func (t *Ticker) pollOnce(ctx context.Context, sink Sink) error {
 // timeout), and reports ok=false when it does not know the id.
 type ContainerResolver interface {
 	Resolve(ctx context.Context, containerID string) (name, module string, ok bool)
+}
+
+// LoggerProvider is implemented by Sinks that give collectors a logger. The
+// engine's Sink does: its logger is the engine's, tagged with the
+// collector's name ("collector" attribute), and what a collector logs there
+// at warning level or above becomes one Diagnostic event.
+type LoggerProvider interface {
+	Logger() *slog.Logger
+}
+
+// Logger returns the logger of sink when it provides one (see
+// [LoggerProvider]), and a logger that discards everything otherwise. A
+// collector calls it in Run instead of carrying a logger of its own.
+func Logger(sink Sink) *slog.Logger {
+	if p, ok := sink.(LoggerProvider); ok {
+		if l := p.Logger(); l != nil {
+			return l
+		}
+	}
+	return slog.New(slog.DiscardHandler)
 }
