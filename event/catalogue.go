@@ -37,27 +37,32 @@ type Info struct {
 	DefaultPriority Priority
 	// Extension is true for edgesec's own events (not in the ASC schema).
 	Extension bool
+	// PayloadSchema is, for a vendor's event, the JSON Schema (draft
+	// 2020-12) of one payload item, as JSON; nil means the payload is not
+	// validated beyond the envelope's rules. Catalogued events have their
+	// schemas in package schemas and leave it nil.
+	PayloadSchema []byte
 }
 
 var catalogue = []Info{
-	{ProcessCreate, Triggered, Security, Low, false},
-	{ProcessTerminate, Triggered, Security, Low, false},
-	{ConnectionCreate, Triggered, Security, Low, false},
-	{Login, Triggered, Security, High, false},
-	{ListeningPorts, Periodic, Security, High, false},
-	{LocalUsers, Periodic, Security, High, false},
-	{FirewallConfiguration, Periodic, Security, Low, false},
-	{SystemInformation, Periodic, Security, Low, false},
-	{OSBaseline, Periodic, Security, Low, false},
-	{ConnectedHardware, Periodic, Security, Low, false},
-	{DiagnosticEvent, Triggered, Diagnostic, Off, false},
-	{ConfigurationError, Triggered, Operational, Low, false},
-	{DroppedEventsStatistics, Periodic, Operational, Low, false},
-	{MessageStatistics, Periodic, Operational, Low, false},
-	{ContainerInventory, Periodic, Security, High, true},
-	{ContainerActivity, Triggered, Security, High, true},
-	{DeploymentRecommendation, Periodic, Security, High, true},
-	{Heartbeat, Periodic, Operational, Low, true},
+	{Name: ProcessCreate, Category: Triggered, Type: Security, DefaultPriority: Low, Extension: false},
+	{Name: ProcessTerminate, Category: Triggered, Type: Security, DefaultPriority: Low, Extension: false},
+	{Name: ConnectionCreate, Category: Triggered, Type: Security, DefaultPriority: Low, Extension: false},
+	{Name: Login, Category: Triggered, Type: Security, DefaultPriority: High, Extension: false},
+	{Name: ListeningPorts, Category: Periodic, Type: Security, DefaultPriority: High, Extension: false},
+	{Name: LocalUsers, Category: Periodic, Type: Security, DefaultPriority: High, Extension: false},
+	{Name: FirewallConfiguration, Category: Periodic, Type: Security, DefaultPriority: Low, Extension: false},
+	{Name: SystemInformation, Category: Periodic, Type: Security, DefaultPriority: Low, Extension: false},
+	{Name: OSBaseline, Category: Periodic, Type: Security, DefaultPriority: Low, Extension: false},
+	{Name: ConnectedHardware, Category: Periodic, Type: Security, DefaultPriority: Low, Extension: false},
+	{Name: DiagnosticEvent, Category: Triggered, Type: Diagnostic, DefaultPriority: Off, Extension: false},
+	{Name: ConfigurationError, Category: Triggered, Type: Operational, DefaultPriority: Low, Extension: false},
+	{Name: DroppedEventsStatistics, Category: Periodic, Type: Operational, DefaultPriority: Low, Extension: false},
+	{Name: MessageStatistics, Category: Periodic, Type: Operational, DefaultPriority: Low, Extension: false},
+	{Name: ContainerInventory, Category: Periodic, Type: Security, DefaultPriority: High, Extension: true},
+	{Name: ContainerActivity, Category: Triggered, Type: Security, DefaultPriority: High, Extension: true},
+	{Name: DeploymentRecommendation, Category: Periodic, Type: Security, DefaultPriority: High, Extension: true},
+	{Name: Heartbeat, Category: Periodic, Type: Operational, DefaultPriority: Low, Extension: true},
 }
 
 // Lookup returns the catalogue entry of name.

@@ -217,10 +217,13 @@ func (c Config) SameSettings(o Config) bool {
 // Validate checks a configuration built in code with the rules [Decode]
 // applies to a document: ranges (TypeMismatch), Conflict and NotOptimal.
 // Problem.Used is the value in c.
-func (c Config) Validate() []Problem {
+func (c Config) Validate() []Problem { return builtin.Validate(c) }
+
+// Validate is [Config.Validate] with the schema's keys.
+func (s *Schema) Validate(c Config) []Problem {
 	var probs []Problem
-	for i := range keyTable {
-		k := &keyTable[i]
+	for i := range s.keys {
+		k := &s.keys[i]
 		if err := k.check(c); err != nil {
 			probs = append(probs, Problem{Key: k.info.Name, Kind: event.TypeMismatch, Message: err.Error(), Used: k.text(c)})
 		}

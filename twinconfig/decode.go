@@ -81,38 +81,65 @@ const usedIgnored = "(ignored)"
 // ErrShape, only when the document is not usable at all: larger than
 // MaxDocumentSize, not JSON or truncated, or not an object where the
 // configuration must be. The Config is then Default().
-func Decode(doc []byte) (Config, []Problem, error) {
-	cfg := Default()
+func Decode(doc []byte) (Config, []Problem, error) { return builtin.Decode(doc) }
+
+// Decode is [Decode] with the schema's keys (vendor event priorities
+// included) and defaults.
+func (s *Schema) Decode(doc []byte) (Config, []Problem, error) {
+	vals, version, probs, err := s.values(doc)
+	if err != nil {
+		return s.Default(), nil, err
+	}
+	cfg := s.Default()
+	cfg.Version = version
+	for _, v := range vals {
+		k, _ := s.lookup(v.key)
+		_ = k.decode(&cfg, v.val) // validated by values
+	}
+	probs = append(probs, crossCheck(cfg)...)
+	return cfg, probs, nil
+}
+
+// keyValue is one valid key of a document, with its unwrapped value.
+type keyValue struct {
+	key string
+	val any
+}
+
+// values returns the valid keys of doc with their values, in document
+// order, its desired $version, and the problems of the other keys (not
+// the cross-key checks). Keys whose value is null are absent.
+func (s *Schema) values(doc []byte) (vals []keyValue, version int64, probs []Problem, err error) {
 	obj, version, probs, err := locate(doc)
 	if err != nil {
-		return cfg, nil, err
+		return nil, 0, nil, err
 	}
-	cfg.Version = version
 	if obj == nil {
-		return cfg, probs, nil
+		return nil, version, probs, nil
 	}
 	members, err := objectMembers(obj)
 	if err != nil {
-		return Default(), nil, fmt.Errorf("twinconfig: %s: %w", ObjectName, err)
+		return nil, 0, nil, fmt.Errorf("twinconfig: %s: %w", ObjectName, err)
 	}
-	def := Default()
+	def := s.Default()
+	cur := s.Default()
 	seen := make(map[string]bool, len(members))
 	for _, m := range members {
 		if strings.HasPrefix(m.name, "$") {
 			continue
 		}
-		k, ok := lookupKey(m.name)
+		k, ok := s.lookup(m.name)
 		if !ok {
 			msg := "unknown configuration key"
-			if s := suggestKey(m.name); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			if sg := s.suggest(m.name); sg != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", sg)
 			}
 			probs = append(probs, Problem{Key: m.name, Kind: event.TypeMismatch, Message: msg, Used: usedIgnored})
 			continue
 		}
 		if seen[m.name] {
 			probs = append(probs, Problem{Key: m.name, Kind: event.TypeMismatch,
-				Message: "duplicate key; only its first occurrence is used", Used: k.text(cfg)})
+				Message: "duplicate key; only its first occurrence is used", Used: k.text(cur)})
 			continue
 		}
 		seen[m.name] = true
@@ -121,19 +148,19 @@ func Decode(doc []byte) (Config, []Problem, error) {
 		}
 		v, err := unwrap(m.raw)
 		if err == nil {
-			err = k.decode(&cfg, v)
-		}
-		if err == nil {
-			if err = k.check(cfg); err != nil {
-				k.reset(&cfg, def)
+			err = k.decode(&cur, v)
+			if err == nil {
+				err = k.check(cur)
 			}
 		}
 		if err != nil {
-			probs = append(probs, Problem{Key: m.name, Kind: event.TypeMismatch, Message: err.Error(), Used: k.text(cfg)})
+			k.reset(&cur, def)
+			probs = append(probs, Problem{Key: m.name, Kind: event.TypeMismatch, Message: err.Error(), Used: k.text(cur)})
+			continue
 		}
+		vals = append(vals, keyValue{key: m.name, val: v})
 	}
-	probs = append(probs, crossCheck(cfg)...)
-	return cfg, probs, nil
+	return vals, version, probs, nil
 }
 
 // member is one member of a JSON object, in document order.

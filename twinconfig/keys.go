@@ -42,6 +42,9 @@ type KeyInfo struct {
 	// not extensions, including baselineCustomChecks* and hubResourceId,
 	// which the original agents read but the official schema files omit.
 	Extension bool
+	// Vendor is true for the priority keys of vendor events (see
+	// [NewSchema]).
+	Vendor bool
 }
 
 // keySpec is the implementation of one key.

@@ -19,7 +19,11 @@ var ErrNoVersion = errors.New(`no "$version"`)
 // with every key of [Keys], in that order, durations in ISO 8601 and
 // priorities as "Off", "Low" or "High". Decoding the result gives c back
 // (with Version 0). Reported does not validate c; see [Config.Validate].
-func Reported(c Config) ([]byte, error) {
+func Reported(c Config) ([]byte, error) { return builtin.Reported(c) }
+
+// Reported is [Reported] with every key of the schema, vendor event
+// priorities included.
+func (s *Schema) Reported(c Config) ([]byte, error) {
 	var b bytes.Buffer
 	b.Grow(4096)
 	b.WriteString(`{`)
@@ -27,8 +31,8 @@ func Reported(c Config) ([]byte, error) {
 		return nil, err
 	}
 	b.WriteString(`:{`)
-	for i := range keyTable {
-		k := &keyTable[i]
+	for i := range s.keys {
+		k := &s.keys[i]
 		if i > 0 {
 			b.WriteByte(',')
 		}
