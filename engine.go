@@ -25,6 +25,11 @@ import (
 // with the current document and again with every change, or with an error
 // when a document could not be read, until ctx is cancelled; then it
 // returns nil. twinconfig.FileSource implements it.
+//
+// The engine layers its sources key by key over Options.Config, in the
+// order of Options.ConfigSources: a key set by a later source wins (list
+// a local file before the module twin so that the twin wins), and a key
+// no source sets keeps its Options.Config value. See twinconfig.Manager.
 type ConfigSource interface {
 	Watch(ctx context.Context, apply func(doc []byte, err error)) error
 }
@@ -34,13 +39,6 @@ type ConfigSource interface {
 // configuration change.
 type PropertyReporter interface {
 	ReportProperties(ctx context.Context, patch []byte) error
-}
-
-// Producer may be implemented by a Collector that produces events of names
-// other than its own Name (or several). The engine stops a collector when
-// every event name it produces is configured Off.
-type Producer interface {
-	Produces() []string
 }
 
 // Options configure an Engine. Transport is required.
@@ -55,9 +53,13 @@ type Options struct {
 	AgentID string
 	// Transport sends the packed messages.
 	Transport transport.Transport
-	// Config is the initial configuration; the zero value means
-	// twinconfig.Default().
+	// Config is the base configuration, under what the ConfigSources
+	// deliver; nil means twinconfig.Default().
 	Config *twinconfig.Config
+	// PropertyReporter receives the effective configuration (the twin's
+	// reported properties) after every change. Nil means the Transport,
+	// when it implements PropertyReporter.
+	PropertyReporter PropertyReporter
 	// ConfigSources deliver configuration updates.
 	ConfigSources []ConfigSource
 	// Logger receives the engine's logs; nil discards them. Warnings and
@@ -129,8 +131,12 @@ type Engine struct {
 	diagDropped atomic.Int64
 	diag        chan event.Event
 	cfgCh       chan struct{} // signalled when the Manager holds a new configuration
-	out         *outbox
-	stopped     chan struct{}
+	healthCh    chan struct{} // signalled when a collector's state worsens
+	// lastHeartbeat is when the engine last emitted a Heartbeat itself
+	// (at the first message and on health changes); loop and Once only.
+	lastHeartbeat time.Time
+	out           *outbox
+	stopped       chan struct{}
 }
 
 // New returns an Engine. It does no I/O; Run does.
@@ -155,13 +161,14 @@ func New(o Options) *Engine {
 		cfg = o.Config.Clone()
 	}
 	e := &Engine{
-		opts:    o,
-		now:     o.Now,
-		cfg:     twinconfig.NewManager(cfg),
-		packNow: make(chan struct{}, 1),
-		diag:    make(chan event.Event, 64),
-		cfgCh:   make(chan struct{}, 1),
-		stopped: make(chan struct{}),
+		opts:     o,
+		now:      o.Now,
+		cfg:      twinconfig.NewManager(cfg),
+		packNow:  make(chan struct{}, 1),
+		diag:     make(chan event.Event, 64),
+		cfgCh:    make(chan struct{}, 1),
+		healthCh: make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
 	}
 	next := slog.DiscardHandler
 	if o.Logger != nil {
@@ -169,7 +176,16 @@ func New(o Options) *Engine {
 	}
 	e.log = slog.New(&diagHandler{next: next, e: e, dropped: &e.diagDropped})
 	e.chain = newChain(e, o.Stages)
-	e.heartbeat = collector.Every(event.Heartbeat, e.heartbeatFrequency, collector.PollerFunc(e.pollHeartbeat))
+	// The Heartbeat's first poll is skipped: the engine sends the first
+	// Heartbeat itself once the collectors have started (see loop).
+	skipFirst := true
+	e.heartbeat = collector.Every(event.Heartbeat, e.heartbeatFrequency, collector.PollerFunc(func(ctx context.Context) ([]event.Event, error) {
+		if skipFirst {
+			skipFirst = false
+			return nil, nil
+		}
+		return e.pollHeartbeat(ctx)
+	}))
 	e.collectors = append(e.collectors, e.newManaged(e.heartbeat))
 	return e
 }
@@ -222,6 +238,17 @@ func (e *Engine) setup() error {
 		return errors.New("edgesec: Options.Transport is nil")
 	}
 	e.started = e.now()
+	var declared []event.Info
+	for _, m := range e.collectors {
+		if d, ok := m.c.(collector.Describer); ok {
+			declared = append(declared, d.Events()...)
+		}
+	}
+	schema, err := twinconfig.NewSchema(declared...)
+	if err != nil {
+		return fmt.Errorf("edgesec: collector event declarations: %w", err)
+	}
+	e.cfg.SetSchema(schema)
 	switch {
 	case e.opts.AgentID != "":
 		if !event.ValidID(e.opts.AgentID) {
@@ -288,13 +315,13 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	first := make(chan struct{}, len(e.opts.ConfigSources))
-	for _, src := range e.opts.ConfigSources {
+	for i, src := range e.opts.ConfigSources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var once sync.Once
 			apply := func(doc []byte, err error) {
-				e.applyConfig(ctx, doc, err)
+				e.applyConfig(ctx, i, doc, err)
 				once.Do(func() { first <- struct{}{} })
 			}
 			if err := src.Watch(ctx, apply); err != nil {
@@ -368,26 +395,37 @@ func (e *Engine) awaitFirstConfig(ctx context.Context, first <-chan struct{}) {
 	}
 }
 
-// Once runs every periodic collector (and the Heartbeat) once, packs
-// everything and sends it, then closes the transport: a one-shot security
-// snapshot. Triggered collectors are not run.
+// Once takes one snapshot of every enabled collector that implements
+// collector.Snapshotter (the periodic ones, collector.Every), then a
+// Heartbeat, packs everything and sends it, then closes the transport: a
+// one-shot security snapshot. Triggered collectors are not run. Each
+// ConfigSource is read once first (at most ConfigWait), and its problems
+// are sent as ConfigurationError events like Run's.
 func (e *Engine) Once(ctx context.Context) error {
 	if err := e.setup(); err != nil {
 		return err
 	}
 	defer close(e.stopped)
+	e.readConfigOnce(ctx)
 	cfg := e.cfg.Current()
+	e.configureAggregator(cfg)
+	if e.opts.SpoolPath == "" {
+		e.out.setLimit(cfg.MaxLocalCacheSizeInBytes)
+	}
+	e.report(ctx, cfg)
 	stopRunners := e.chain.startRunners(ctx)
 	for _, m := range e.collectors {
-		t, ok := m.c.(*collector.Ticker)
-		if !ok || !m.enabled(cfg) {
+		s, ok := m.c.(collector.Snapshotter)
+		if !ok || m.c == e.heartbeat || !m.enabled(cfg) {
 			continue
 		}
-		if err := t.PollOnce(ctx, m); err != nil {
+		m.setState(stateRunning, "")
+		if err := s.Snapshot(ctx, m); err != nil {
 			stopRunners()
 			return fmt.Errorf("edgesec: once: %w", err)
 		}
 	}
+	e.heartbeatIfEnabled()
 	stopRunners()
 	e.drainDiag()
 	e.mu.Lock()
@@ -417,6 +455,65 @@ func (e *Engine) Once(ctx context.Context) error {
 	return nil
 }
 
+// readConfigOnce reads the first document of every configuration source
+// (at most ConfigWait in all) and applies it, for Once.
+func (e *Engine) readConfigOnce(ctx context.Context) {
+	if len(e.opts.ConfigSources) == 0 {
+		return
+	}
+	wait := e.opts.ConfigWait
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	rctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, src := range e.opts.ConfigSources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sctx, stop := context.WithCancel(rctx)
+			defer stop()
+			var once sync.Once
+			err := src.Watch(sctx, func(doc []byte, err error) {
+				once.Do(func() {
+					e.applyConfig(sctx, i, doc, err)
+					stop()
+				})
+			})
+			if err != nil && sctx.Err() == nil {
+				e.log.Error("configuration source stopped", "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if rctx.Err() != nil && ctx.Err() == nil {
+		e.log.Warn("no configuration from every source; taking the snapshot on the configuration in effect", "waited", wait)
+	}
+}
+
+// minHealthInterval is the shortest time between two Heartbeats sent
+// because a collector's state worsened.
+const minHealthInterval = 5 * time.Second
+
+// heartbeatIfEnabled emits a Heartbeat unless the event is Off.
+func (e *Engine) heartbeatIfEnabled() {
+	if e.cfg.Current().Priority(event.Heartbeat) != event.Off {
+		e.emitHeartbeat()
+	}
+}
+
+// emitHeartbeat adds a Heartbeat event now.
+func (e *Engine) emitHeartbeat() {
+	evs, err := e.pollHeartbeat(context.Background())
+	if err != nil {
+		e.log.Error("heartbeat", "err", err)
+		return
+	}
+	e.lastHeartbeat = e.now()
+	e.add(evs...)
+}
+
 // packAll packs every queued event into messages. Callers hold e.mu.
 func (e *Engine) packAll() []transport.Message {
 	now := e.now()
@@ -442,7 +539,14 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 		t := time.NewTimer(e.opts.FirstMessageDelay)
 		defer t.Stop()
 		first = t.C
+	} else {
+		e.heartbeatIfEnabled()
 	}
+	// healthDelay fires when a Heartbeat for a worsened collector state
+	// had to wait: at most one such Heartbeat per minHealthInterval.
+	healthDelay := time.NewTimer(time.Hour)
+	healthDelay.Stop()
+	defer healthDelay.Stop()
 	for {
 		e.mu.Lock()
 		next := e.agg.NextFlush()
@@ -463,11 +567,25 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 			e.mu.Unlock()
 			e.signalIfReady()
 		case <-first:
+			// The first Heartbeat goes with the first message, once the
+			// collectors have started and said what they cannot do.
+			e.heartbeatIfEnabled()
 			e.drainDiag()
 			e.pack(event.High, false)
 			e.pack(event.Low, false)
 		case <-e.packNow:
 			e.pack(event.High, true)
+		case <-e.healthCh:
+			if first != nil && e.lastHeartbeat.IsZero() {
+				break // the first Heartbeat is still to come
+			}
+			if wait := e.lastHeartbeat.Add(minHealthInterval).Sub(e.now()); wait > 0 {
+				healthDelay.Reset(wait)
+				break
+			}
+			e.heartbeatIfEnabled()
+		case <-healthDelay.C:
+			e.heartbeatIfEnabled()
 		case <-high.C:
 			e.pack(event.High, false)
 		case <-low.C:
@@ -600,7 +718,7 @@ func (e *Engine) statisticsEvents() []event.Event {
 }
 
 // applyConfig is called by configuration sources.
-func (e *Engine) applyConfig(ctx context.Context, doc []byte, readErr error) {
+func (e *Engine) applyConfig(ctx context.Context, source int, doc []byte, readErr error) {
 	if readErr != nil {
 		e.log.Error("configuration not readable; keeping the running configuration", "err", readErr)
 		ev := event.Must(event.ConfigurationError, e.now(), &event.ConfigurationErrorPayload{
@@ -612,7 +730,7 @@ func (e *Engine) applyConfig(ctx context.Context, doc []byte, readErr error) {
 		e.add(ev)
 		return
 	}
-	cfg, changed, evs := e.cfg.Apply(doc, e.now())
+	cfg, changed, evs := e.cfg.ApplyFrom(source, doc, e.now())
 	if len(evs) > 0 {
 		e.log.Warn("configuration problems", "problems", countItems(evs), "applied", changed)
 		e.add(evs...)
@@ -640,12 +758,16 @@ func countItems(evs []event.Event) int {
 // properties (when the transport carries a twin) and to the state
 // directory.
 func (e *Engine) report(ctx context.Context, c twinconfig.Config) {
-	doc, err := twinconfig.Reported(c)
+	doc, err := e.cfg.Schema().Reported(c)
 	if err != nil {
 		e.log.Error("encode reported properties", "err", err)
 		return
 	}
-	if r, ok := e.opts.Transport.(PropertyReporter); ok {
+	r := e.opts.PropertyReporter
+	if r == nil {
+		r, _ = e.opts.Transport.(PropertyReporter)
+	}
+	if r != nil {
 		if err := r.ReportProperties(ctx, doc); err != nil {
 			e.log.Warn("report properties", "err", err)
 		}

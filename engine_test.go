@@ -73,7 +73,13 @@ type eventLine struct {
 // every message against the schemas.
 func decode(t *testing.T, msgs []transport.Message) []eventLine {
 	t.Helper()
-	v, err := schemas.NewValidator()
+	return decodeWith(t, msgs)
+}
+
+// decodeWith is decode with a validator that knows the vendor events.
+func decodeWith(t *testing.T, msgs []transport.Message, vendor ...event.Info) []eventLine {
+	t.Helper()
+	v, err := schemas.NewValidatorFor(vendor...)
 	require.NoError(t, err)
 	var out []eventLine
 	for _, m := range msgs {
@@ -230,16 +236,14 @@ func TestReconfigurationStopsCollectorsAndReportsErrors(t *testing.T) {
 	waitFor(t, 5*time.Second, "collector stopped", func() bool { return !ticks.running.Load() })
 	require.Equal(t, event.Off, e.Config().Priority(event.ProcessCreate))
 
-	// A bad update is reported and the running configuration stays.
-	src.docs <- []byte(`{"maxMessageSizeInBytes":{"value":"huge"},"eventPriorityProcessCreate":{"value":"High"}}`)
+	// A bad key is reported, keeps its last good value, and the rest of
+	// the document applies: ProcessCreate back on restarts its collector.
+	src.docs <- []byte(`{"highPriorityMessageFrequency":{"value":"PT1S"},"lowPriorityMessageFrequency":{"value":"PT2S"},"maxMessageSizeInBytes":{"value":"huge"},"eventPriorityProcessCreate":{"value":"High"}}`)
 	waitFor(t, 10*time.Second, "ConfigurationError event", func() bool {
 		return names(decode(t, rec.Messages()))[event.ConfigurationError] > 0
 	})
-	require.Equal(t, event.Off, e.Config().Priority(event.ProcessCreate))
-	require.False(t, ticks.running.Load())
-
-	// Turning it back on restarts it.
-	src.docs <- []byte(`{"highPriorityMessageFrequency":{"value":"PT1S"},"lowPriorityMessageFrequency":{"value":"PT2S"},"eventPriorityProcessCreate":{"value":"High"}}`)
+	require.Equal(t, event.High, e.Config().Priority(event.ProcessCreate))
+	require.Equal(t, 204800, e.Config().MaxMessageSizeInBytes)
 	waitFor(t, 5*time.Second, "collector restarted", func() bool { return ticks.running.Load() })
 }
 

@@ -47,12 +47,7 @@ func (e *Engine) newManaged(c collector.Collector) *managed {
 }
 
 // produces returns the event names the collector produces.
-func (m *managed) produces() []string {
-	if p, ok := m.c.(Producer); ok {
-		return p.Produces()
-	}
-	return []string{m.c.Name()}
-}
+func (m *managed) produces() []string { return collector.Produces(m.c) }
 
 // enabled reports whether any event the collector produces is not Off.
 func (m *managed) enabled(c twinconfig.Config) bool {
@@ -66,6 +61,13 @@ func (m *managed) enabled(c twinconfig.Config) bool {
 
 func (m *managed) setState(state, lastErr string) {
 	m.mu.Lock()
+	worse := m.state == stateRunning && (state == stateDegraded || state == stateFailed)
+	if worse {
+		select {
+		case m.e.healthCh <- struct{}{}:
+		default:
+		}
+	}
 	m.state = state
 	if lastErr != "" || state == stateRunning {
 		m.lastErr = lastErr
@@ -117,7 +119,7 @@ func (e *Engine) reconcile(ctx context.Context, c twinconfig.Config) {
 			m.stop()
 			e.log.Info("collector stopped by configuration", "collector", m.c.Name())
 		case on:
-			if w, ok := m.c.(interface{ Wake() }); ok {
+			if w, ok := m.c.(collector.Waker); ok {
 				w.Wake()
 			}
 		}

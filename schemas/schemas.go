@@ -58,7 +58,14 @@ type Validator struct {
 // except that a space may separate the date and the time, as RFC 3339
 // section 5.6 allows and as several of the official valid samples do
 // ("2018-10-09 16:22:50Z"). Everything edgesec encodes uses "T".
-func NewValidator() (*Validator, error) {
+func NewValidator() (*Validator, error) { return NewValidatorFor() }
+
+// NewValidatorFor is [NewValidator] for messages that may also carry the
+// vendor events declared in events (see collector.Describer): events of
+// those names, with the declared category and type, whose payload items
+// validate against the event's PayloadSchema (any JSON object when it has
+// none). Catalogued names in events are ignored.
+func NewValidatorFor(events ...event.Info) (*Validator, error) {
 	dt, err := dateTimeFormat()
 	if err != nil {
 		return nil, fmt.Errorf("schemas: %w", err)
@@ -89,10 +96,109 @@ func NewValidator() (*Validator, error) {
 	if v.asc, err = c.Compile(base + ASCRoot); err != nil {
 		return nil, fmt.Errorf("schemas: compile %s: %w", ASCRoot, err)
 	}
-	if v.edgesec, err = c.Compile(base + EdgesecRoot); err != nil {
-		return nil, fmt.Errorf("schemas: compile %s: %w", EdgesecRoot, err)
+	root := EdgesecRoot
+	if vendor := vendorEvents(events); len(vendor) > 0 {
+		if root, err = addVendorRoot(c, vendor); err != nil {
+			return nil, fmt.Errorf("schemas: vendor events: %w", err)
+		}
+	}
+	if v.edgesec, err = c.Compile(base + root); err != nil {
+		return nil, fmt.Errorf("schemas: compile %s: %w", root, err)
 	}
 	return v, nil
+}
+
+// vendorEvents returns the events not in the catalogue, each name once.
+func vendorEvents(events []event.Info) []event.Info {
+	var out []event.Info
+	seen := map[string]bool{}
+	for _, in := range events {
+		if _, ok := event.Lookup(in.Name); ok || seen[in.Name] {
+			continue
+		}
+		seen[in.Name] = true
+		out = append(out, in)
+	}
+	return out
+}
+
+// addVendorRoot registers, for every vendor event, an event schema (and
+// its payload schema), and a message root that accepts them besides the
+// edgesec events; it returns the root's path.
+func addVendorRoot(c *jsonschema.Compiler, vendor []event.Info) (string, error) {
+	b, err := files.ReadFile("edgesec/edgesecMessage_v1_0.json")
+	if err != nil {
+		return "", err
+	}
+	var msg map[string]any
+	if err := json.Unmarshal(b, &msg); err != nil {
+		return "", fmt.Errorf("edgesec message schema: %w", err)
+	}
+	kinds, err := eventKinds(msg)
+	if err != nil {
+		return "", err
+	}
+	for _, in := range vendor {
+		items := any(map[string]any{"type": "object"})
+		if len(in.PayloadSchema) > 0 {
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(in.PayloadSchema))
+			if err != nil {
+				return "", fmt.Errorf("%s: payload schema: %w", in.Name, err)
+			}
+			loc := "vendor/" + in.Name + ".payload.json"
+			if err := c.AddResource(base+loc, doc); err != nil {
+				return "", fmt.Errorf("%s: payload schema: %w", in.Name, err)
+			}
+			items = map[string]any{"$ref": "../" + loc}
+		}
+		ev := map[string]any{
+			"$schema": "http://json-schema.org/draft-07/schema#",
+			"type":    "object",
+			"properties": map[string]any{
+				"Name":      map[string]any{"const": in.Name},
+				"Category":  map[string]any{"const": string(in.Category)},
+				"EventType": map[string]any{"const": string(in.Type)},
+				"Payload":   map[string]any{"type": "array", "items": items},
+			},
+			"required": []any{"Name", "Category", "EventType", "Payload"},
+		}
+		if err := c.AddResource(base+"vendor/"+in.Name+".json", ev); err != nil {
+			return "", fmt.Errorf("%s: %w", in.Name, err)
+		}
+		kinds["oneOf"] = append(kinds["oneOf"].([]any), map[string]any{"$ref": "../vendor/" + in.Name + ".json#"})
+	}
+	// The copy lives beside the original so that its relative references
+	// resolve the same way.
+	const root = "edgesec/vendorMessage_v1_0.json"
+	msg["$id"] = "vendorMessage_v1_0.json"
+	if err := c.AddResource(base+root, msg); err != nil {
+		return "", err
+	}
+	return root, nil
+}
+
+// eventKinds finds, in the edgesec message schema, the oneOf that lists the
+// event schemas ("Event categories and types").
+func eventKinds(msg map[string]any) (map[string]any, error) {
+	bad := errors.New("edgesec message schema: no list of event schemas")
+	props, _ := msg["properties"].(map[string]any)
+	evs, _ := props["Events"].(map[string]any)
+	items, _ := evs["items"].(map[string]any)
+	one, _ := items["oneOf"].([]any)
+	if len(one) == 0 {
+		return nil, bad
+	}
+	first, _ := one[0].(map[string]any)
+	all, _ := first["allOf"].([]any)
+	for _, x := range all {
+		m, _ := x.(map[string]any)
+		if m["description"] == "Event categories and types" {
+			if _, ok := m["oneOf"].([]any); ok {
+				return m, nil
+			}
+		}
+	}
+	return nil, bad
 }
 
 func newCompiler() *jsonschema.Compiler {

@@ -531,3 +531,46 @@ func ExampleValidator_ValidateEvent() {
 	// <nil>
 	// true
 }
+
+func TestVendorEventsValidateAgainstTheirPayloadSchema(t *testing.T) {
+	schema := []byte(`{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
+		"properties":{"Path":{"type":"string"},"Sha256":{"type":"string","pattern":"^[0-9a-f]{64}$"},"ExtraDetails":{"type":"object"}},
+		"required":["Path","Sha256"],"additionalProperties":false}`)
+	fh := event.Info{Name: "FileHashChanged", Category: event.Triggered, Type: event.Security, DefaultPriority: event.High, PayloadSchema: schema}
+	free := event.Info{Name: "ModbusWrite", Category: event.Triggered, Type: event.Security}
+	v, err := NewValidatorFor(fh, free, event.Info{Name: event.Login})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := event.NewCustom("FileHashChanged", event.Triggered, event.Security, time.Now(),
+		event.Object{"Path": "/etc/app.conf", "Sha256": strings.Repeat("ab", 32)})
+	var evs []event.Event
+	for i := range 84 {
+		evs = append(evs, event.Must(event.ProcessCreate, time.Now(), &event.ProcessCreatePayload{Executable: "/bin/true", CommandLine: "true", ProcessID: i + 1, UserID: "0"}))
+	}
+	env := event.Envelope{AgentVersion: "1", AgentID: TestAgentID, Events: append(evs, good,
+		event.NewCustom("ModbusWrite", event.Triggered, event.Security, time.Now(), event.Object{"Register": "40001"}))}
+	if err := v.ValidateMessage(env.AppendJSON(nil)); err != nil {
+		t.Fatalf("a message with declared vendor events must validate: %v", err)
+	}
+	bad := []event.Event{
+		event.NewCustom("FileHashChanged", event.Triggered, event.Security, time.Now(), event.Object{"Path": "/etc/app.conf", "Sha256": "nope"}),
+		event.NewCustom("FileHashChanged", event.Periodic, event.Security, time.Now(), event.Object{"Path": "/etc/app.conf", "Sha256": strings.Repeat("ab", 32)}),
+		event.NewCustom("Undeclared", event.Triggered, event.Security, time.Now(), event.Object{"X": "1"}),
+	}
+	for _, ev := range bad {
+		if err := v.ValidateEvent(ev); err == nil {
+			t.Errorf("%s (%s) validated", ev.Name, ev.Category)
+		}
+	}
+	plain, err := NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.ValidateEvent(good); err == nil {
+		t.Error("a validator without the declaration accepted a vendor event")
+	}
+	if _, err := NewValidatorFor(event.Info{Name: "Broken", Category: event.Triggered, Type: event.Security, PayloadSchema: []byte(`{`)}); err == nil {
+		t.Error("a payload schema that is not JSON was accepted")
+	}
+}

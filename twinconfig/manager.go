@@ -185,3 +185,23 @@ func problemEvents(probs []Problem, now time.Time) []event.Event {
 	}
 	return []event.Event{event.Must(event.ConfigurationError, now, items...)}
 }
+
+// SetSchema makes s the manager's schema: documents are decoded with its
+// keys from now on, and the base gains the default priority of every vendor
+// event it does not set. The running configuration is rebuilt from the
+// base and the layers. An engine calls it once, when it knows its
+// collectors' events.
+func (m *Manager) SetSchema(s *Schema) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.schema = s
+	for _, in := range s.vendor {
+		if _, ok := m.base.Priorities[in.Name]; !ok {
+			if m.base.Priorities == nil {
+				m.base.Priorities = make(map[string]event.Priority)
+			}
+			m.base.Priorities[in.Name] = in.DefaultPriority
+		}
+	}
+	m.cfg = m.merge()
+}
