@@ -75,6 +75,19 @@ func Lookup(name string) (Info, bool) {
 	return Info{}, false
 }
 
+// Infos returns the catalogue entries of names, in order, skipping names
+// outside the catalogue. A collector's Events method (collector.Describer)
+// uses it to declare catalogued events.
+func Infos(names ...string) []Info {
+	out := make([]Info, 0, len(names))
+	for _, n := range names {
+		if in, ok := Lookup(n); ok {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
 // Catalogue returns a copy of every catalogued event name's description, in
 // a stable order (ASC events first, then the extensions).
 func Catalogue() []Info {

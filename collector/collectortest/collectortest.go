@@ -15,6 +15,7 @@ import (
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/schemas"
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 // Defaults of the options.
@@ -133,6 +134,7 @@ func run(s suite, newCollector func(t *testing.T) collector.Collector, opts ...O
 		s.Errorf("collectortest: %v", err)
 		return
 	}
+	s.Run("Declarations", func(t *testing.T, r reporter) { v = checkDeclarations(t, r, v, newCollector) })
 	s.Run("Collect", func(t *testing.T, r reporter) { checkCollect(t, r, &cfg, v, newCollector) })
 	s.Run("SinkErrors", func(t *testing.T, r reporter) { checkSinkErrors(t, r, &cfg, newCollector) })
 	s.Run("BlockingSink", func(t *testing.T, r reporter) { checkBlockingSink(t, r, &cfg, newCollector) })
@@ -140,6 +142,49 @@ func run(s suite, newCollector func(t *testing.T) collector.Collector, opts ...O
 }
 
 var validator = sync.OnceValues(schemas.NewValidator)
+
+// checkDeclarations checks the events a collector declares
+// (collector.Describer) and returns the validator to check its events
+// with: one that knows its vendor events and their payload schemas.
+func checkDeclarations(t *testing.T, r reporter, v *schemas.Validator, newCollector func(t *testing.T) collector.Collector) *schemas.Validator {
+	r.Helper()
+	c := newCollector(t)
+	if c == nil {
+		return v
+	}
+	d, ok := c.(collector.Describer)
+	if !ok {
+		return v
+	}
+	infos := d.Events()
+	if len(infos) == 0 {
+		r.Errorf("%s: Events() declares no event", c.Name())
+		return v
+	}
+	var vendor []event.Info
+	for _, in := range infos {
+		if cat, ok := event.Lookup(in.Name); ok {
+			if in.Category != cat.Category || in.Type != cat.Type {
+				r.Errorf("%s: declares %s as %s/%s, but the catalogue says %s/%s (use event.Infos)", c.Name(), in.Name, in.Category, in.Type, cat.Category, cat.Type)
+			}
+			continue
+		}
+		vendor = append(vendor, in)
+	}
+	if _, err := twinconfig.NewSchema(infos...); err != nil {
+		r.Errorf("%s: Events(): %v", c.Name(), err)
+		return v
+	}
+	if len(vendor) == 0 {
+		return v
+	}
+	vv, err := schemas.NewValidatorFor(vendor...)
+	if err != nil {
+		r.Errorf("%s: Events(): %v", c.Name(), err)
+		return v
+	}
+	return vv
+}
 
 // sinkMode is how the suite's Sink answers Emit.
 type sinkMode int
@@ -388,9 +433,20 @@ func checkCollect(t *testing.T, r reporter, cfg *config, v *schemas.Validator, n
 	}
 	const maxReports = 5
 	bad, validated := 0, 0
+	declared := map[string]bool{}
+	for _, n := range collector.Produces(c) {
+		declared[n] = true
+	}
+	_, describes := c.(collector.Describer)
 	for _, em := range emits {
 		for i := range em.events {
 			ev := em.events[i]
+			if describes && !declared[ev.Name] {
+				if bad++; bad <= maxReports {
+					r.Errorf("%s: emitted %s, which its Events() does not declare", c.Name(), ev.Name)
+				}
+				continue
+			}
 			if now := ev.AppendJSON(nil); !bytes.Equal(now, em.enc[i]) {
 				if bad++; bad <= maxReports {
 					r.Errorf("%s: event %s %s was modified after Emit:\n at Emit: %s\n    now: %s", c.Name(), ev.Name, ev.ID, em.enc[i], now)
@@ -401,7 +457,7 @@ func checkCollect(t *testing.T, r reporter, cfg *config, v *schemas.Validator, n
 				continue // enough: bounded test time for chatty collectors
 			}
 			validated++
-			if err := checkEvent(v, ev, em.enc[i]); err != nil {
+			if err := checkEvent(v, ev, em.enc[i], describes); err != nil {
 				if bad++; bad <= maxReports {
 					r.Errorf("%s: invalid event: %v", c.Name(), err)
 				}
@@ -415,8 +471,8 @@ func checkCollect(t *testing.T, r reporter, cfg *config, v *schemas.Validator, n
 
 // checkEvent validates one event: catalogued names against the schemas,
 // other (vendor) names for the structure every event needs.
-func checkEvent(v *schemas.Validator, ev event.Event, enc []byte) error {
-	if _, ok := event.Lookup(ev.Name); ok {
+func checkEvent(v *schemas.Validator, ev event.Event, enc []byte, declared bool) error {
+	if _, ok := event.Lookup(ev.Name); ok || declared {
 		return v.ValidateEvent(ev)
 	}
 	var errs []error

@@ -374,3 +374,62 @@ func TestRecorder(t *testing.T) {
 		t.Error("zero Recorder unusable")
 	}
 }
+
+// declaring is a well-behaved vendor collector that declares its event
+// with a payload schema, and emits what emit returns.
+type declaring struct {
+	infos []event.Info
+	emit  func() event.Event
+}
+
+func (d declaring) Name() string         { return "declaring" }
+func (d declaring) Events() []event.Info { return d.infos }
+func (d declaring) Run(ctx context.Context, sink collector.Sink) error {
+	_ = sink.Emit(ctx, d.emit())
+	<-ctx.Done()
+	return nil
+}
+
+var hashChanged = event.Info{Name: "FileHashChanged", Category: event.Triggered, Type: event.Security, DefaultPriority: event.High,
+	PayloadSchema: []byte(`{"type":"object","properties":{"Path":{"type":"string"}},"required":["Path"],"additionalProperties":false}`)}
+
+func TestDeclaredVendorEventPasses(t *testing.T) {
+	Run(t, func(*testing.T) collector.Collector {
+		return declaring{infos: []event.Info{hashChanged}, emit: func() event.Event {
+			return event.NewCustom("FileHashChanged", event.Triggered, event.Security, time.Now(), event.Object{"Path": "/etc/app.conf"})
+		}}
+	})
+}
+
+func TestUndeclaredEventIsReported(t *testing.T) {
+	f := runFake(t, func(*testing.T) collector.Collector {
+		return declaring{infos: []event.Info{hashChanged}, emit: func() event.Event {
+			return event.NewCustom("SomethingElse", event.Triggered, event.Security, time.Now(), event.Object{"Path": "/x"})
+		}}
+	})
+	wantFailure(t, f, "Collect", "which its Events() does not declare")
+}
+
+func TestVendorPayloadIsValidatedAgainstItsSchema(t *testing.T) {
+	f := runFake(t, func(*testing.T) collector.Collector {
+		return declaring{infos: []event.Info{hashChanged}, emit: func() event.Event {
+			return event.NewCustom("FileHashChanged", event.Triggered, event.Security, time.Now(), event.Object{"File": "/x"})
+		}}
+	})
+	wantFailure(t, f, "Collect", "invalid event")
+}
+
+func TestBadDeclarationIsReported(t *testing.T) {
+	f := runFake(t, func(*testing.T) collector.Collector {
+		return declaring{infos: []event.Info{{Name: "Bad Name", Category: event.Triggered, Type: event.Security}}, emit: func() event.Event {
+			return event.NewCustom("Bad Name", event.Triggered, event.Security, time.Now(), event.Object{"X": "1"})
+		}}
+	})
+	wantFailure(t, f, "Declarations", "letters and digits")
+	f = runFake(t, func(*testing.T) collector.Collector {
+		return declaring{infos: []event.Info{{Name: event.ProcessCreate, Category: event.Periodic, Type: event.Security}}, emit: func() event.Event {
+			return event.Must(event.ProcessCreate, time.Now(), &event.ProcessCreatePayload{Executable: "/bin/true", CommandLine: "true", ProcessID: 1, UserID: "0"})
+		}}
+	})
+	wantFailure(t, f, "Declarations", "catalogue says")
+}

@@ -185,10 +185,9 @@ func New(opts Options) *Collector {
 // Name implements collector.Collector.
 func (c *Collector) Name() string { return event.ProcessCreate }
 
-// Produces lists the event names the collector emits.
-func (c *Collector) Produces() []string {
-	return []string{event.ProcessCreate, event.ProcessTerminate}
-}
+// Events implements collector.Describer: the collector emits
+// ProcessCreate and ProcessTerminate events.
+func (c *Collector) Events() []event.Info { return event.Infos(event.ProcessCreate, event.ProcessTerminate) }
 
 // Stats returns the counters. It is safe to call at any time.
 func (c *Collector) Stats() Stats {

@@ -436,5 +436,5 @@ func TestConformancePoll(t *testing.T) {
 func TestProduces(t *testing.T) {
 	c := process.New(process.Options{})
 	assert.Equal(t, event.ProcessCreate, c.Name())
-	assert.Equal(t, []string{event.ProcessCreate, event.ProcessTerminate}, c.Produces())
+	assert.Equal(t, []string{event.ProcessCreate, event.ProcessTerminate}, collector.Produces(c))
 }
