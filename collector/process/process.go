@@ -187,7 +187,9 @@ func (c *Collector) Name() string { return event.ProcessCreate }
 
 // Events implements collector.Describer: the collector emits
 // ProcessCreate and ProcessTerminate events.
-func (c *Collector) Events() []event.Info { return event.Infos(event.ProcessCreate, event.ProcessTerminate) }
+func (c *Collector) Events() []event.Info {
+	return event.Infos(event.ProcessCreate, event.ProcessTerminate)
+}
 
 // Stats returns the counters. It is safe to call at any time.
 func (c *Collector) Stats() Stats {
