@@ -10,11 +10,16 @@
 //
 // # Data flow
 //
-//	collectors ──events──▶ Engine ──▶ aggregate.Pipeline ──messages──▶ outbox ──▶ transport
-//	(push, ctx)            (Sink)     (dedupe, 3 bounded queues,     (bounded,   (edgeHub MQTT,
-//	                                   pack by priority and size)     retried)    MQTT, file)
-//	                         ▲
-//	twin / local file ──▶ twinconfig.Manager (validated Config, ConfigurationError events, reported properties)
+//	collectors ─events─▶ Sink ─▶ stages ─▶ Aggregator ─messages─▶ outbox ─▶ Transport
+//	(push, ctx)                  (filter,   (aggregate, bounded    (durable,  (edgeHub MQTT,
+//	                              change,    queues, pack by        ordered,   MQTT, file)
+//	                              add)       priority and size)     retried)
+//	                        ▲
+//	twin / local file ──▶ twinconfig.Manager (layered key by key, ConfigurationError events, reported properties)
+//
+// docs/architecture.md describes the engine loop, its guarantees (at least
+// once, in order) and its drop policy, and every extension point with its
+// conformance suite.
 //
 // The packages, each usable on its own:
 //
@@ -22,7 +27,9 @@
 //   - collector: the Collector and Sink interfaces, Poller + Every for
 //     periodic snapshots; collector/<name> holds the built-in collectors and
 //     collector/collectortest a conformance suite for your own.
-//   - aggregate: ASC aggregation, bounded queues and the message packer.
+//   - stage: processing stages between the collectors and the aggregator.
+//   - aggregate: the Aggregator interface and its default: ASC aggregation,
+//     bounded queues and the message packer.
 //   - transport: the Transport interface; transport/<name> the transports.
 //   - twinconfig: the twin configuration: defaults, strict decoding,
 //     validation, reported properties, a watched local file source.

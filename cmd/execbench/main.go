@@ -1,5 +1,5 @@
 // Command execbench measures how well process monitors capture short-lived
-// processes (DESIGN §8): a C fork/exec generator (testdata/gen.c, built
+// processes: a C fork/exec generator (testdata/gen.c, built
 // with gcc; one generator per core) runs /bin/true at 100, 1,000 exec/s and
 // as fast as it can, while one monitor at a time watches:
 //

@@ -283,7 +283,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// Memory defaults of the module (see DESIGN.md §8: RSS ≤ 15 MB, goal
+// Memory defaults of the module (targets: RSS ≤ 15 MB, goal
 // ≤ 6 MB).
 const (
 	// defaultMemoryLimit is the Go runtime's soft memory limit (heap,
