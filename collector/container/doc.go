@@ -8,7 +8,7 @@
 // attribute processes and connections to containers and IoT Edge modules
 // ([Resolver], a [collector.ContainerResolver]), and the runtime-risk seam
 // that turns the live inventory into DeploymentRecommendation events with
-// an [Analyser] ([NewRecommendationCollector]).
+// an [Analyzer] ([NewRecommendationCollector]).
 //
 // This package links neither container client: an importer picks the
 // runtime packages it needs.

@@ -20,36 +20,36 @@ type InventorySource interface {
 	Snapshot(ctx context.Context) ([]event.ContainerInventoryPayload, error)
 }
 
-// Analyser turns a container inventory into findings. The manifest
+// Analyzer turns a container inventory into findings. The manifest
 // package's analyser is the one the reference module plugs in; it must not
 // keep or modify the slice it is given.
-type Analyser func(inventory []event.ContainerInventoryPayload) []event.DeploymentRecommendationPayload
+type Analyzer func(inventory []event.ContainerInventoryPayload) []event.DeploymentRecommendationPayload
 
 // Recommendations is the runtime-risk poller: each Poll takes an
-// inventory from its source, runs the Analyser on it and returns one
+// inventory from its source, runs the Analyzer on it and returns one
 // Periodic DeploymentRecommendation event with its findings (IsEmpty when
 // there are none). It implements [collector.Poller].
 type Recommendations struct {
 	src     InventorySource
-	analyse Analyser
+	analyse Analyzer
 	now     func() time.Time
 }
 
 // NewRecommendations returns the runtime-risk poller.
-func NewRecommendations(src InventorySource, analyse Analyser) *Recommendations {
+func NewRecommendations(src InventorySource, analyse Analyzer) *Recommendations {
 	return &Recommendations{src: src, analyse: analyse, now: time.Now}
 }
 
 // NewRecommendationCollector returns the DeploymentRecommendation
 // collector for the running containers: NewRecommendations polled at start
 // and then every interval().
-func NewRecommendationCollector(src InventorySource, analyse Analyser, interval func() time.Duration) *collector.Ticker {
+func NewRecommendationCollector(src InventorySource, analyse Analyzer, interval func() time.Duration) *collector.Ticker {
 	return collector.Every(event.DeploymentRecommendation, interval, NewRecommendations(src, analyse))
 }
 
 // Poll implements [collector.Poller]. When no engine could be reached it
 // returns only the error: no findings is not the same as not knowing. A
-// panicking Analyser is recovered and reported as an error.
+// panicking Analyzer is recovered and reported as an error.
 func (r *Recommendations) Poll(ctx context.Context) ([]event.Event, error) {
 	if r.analyse == nil {
 		return nil, errors.New("container recommendations: no analyser")
