@@ -21,7 +21,10 @@ import (
 	"github.com/edgesec/edgesec/twinconfig"
 )
 
-var soakFor = flag.Duration("soak", 2*time.Second, "how long TestSoakFlood floods the engine (CI runs the short default; try -soak 5m)")
+var (
+	soakFor    = flag.Duration("soak", 2*time.Second, "how long TestSoakFlood floods the engine (CI runs the short default; try -soak 5m)")
+	soakStages = flag.Bool("soak-stages", false, "run TestSoakFlood with two processing stages (stage.Filter and stage.MapItems, as BenchmarkEngineAdd)")
+)
 
 // countingTransport validates every 50th message against the schemas and
 // keeps only counters, so the test itself stays small in memory.
@@ -126,7 +129,11 @@ func TestSoakFlood(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, problems)
 	tr := &countingTransport{v: v}
-	e := edgesec.New(edgesec.Options{AgentVersion: "soak", AgentID: testAgentID, Transport: tr, Config: &cfg, FirstMessageDelay: -1})
+	opts := edgesec.Options{AgentVersion: "soak", AgentID: testAgentID, Transport: tr, Config: &cfg, FirstMessageDelay: -1}
+	if *soakStages {
+		opts.Stages = benchStages()
+	}
+	e := edgesec.New(opts)
 	procs, conns := &flood{name: event.ProcessCreate}, &flood{name: event.ConnectionCreate}
 	e.AddCollector(procs)
 	e.AddCollector(conns)
@@ -146,8 +153,8 @@ func TestSoakFlood(t *testing.T) {
 	stop()
 
 	emitted := procs.emitted.Load() + conns.emitted.Load()
-	t.Logf("%v: %d events emitted (%.0f/s), %d messages (%d bytes) sent, %d drops reported, heap in use peak %d KiB (base %d KiB)",
-		*soakFor, emitted, float64(emitted)/soakFor.Seconds(), tr.messages.Load(), tr.bytes.Load(), tr.dropped, peak>>10, base.HeapInuse>>10)
+	t.Logf("stages %d, %v: %d events emitted (%.0f/s), %d messages (%d bytes) sent, %d drops reported, heap in use peak %d KiB (base %d KiB)",
+		len(opts.Stages), *soakFor, emitted, float64(emitted)/soakFor.Seconds(), tr.messages.Load(), tr.bytes.Load(), tr.dropped, peak>>10, base.HeapInuse>>10)
 	require.Positive(t, tr.messages.Load(), "messages keep flowing under a flood")
 	require.Zero(t, tr.invalid.Load(), "every sampled message validates: %v", tr.firstErr)
 	// The bound: the event cache (256 KiB), aggregation (part of it), one
