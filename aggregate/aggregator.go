@@ -36,14 +36,18 @@ type Aggregator interface {
 	// NextFlush returns when Flush(false) has work next, or the zero time
 	// when no aggregate is pending.
 	NextFlush() time.Time
-	// Ready reports whether a full message of High priority (or Operational)
-	// events is queued, so that the engine packs it now rather than waiting
-	// for the High priority timer.
+	// Ready reports whether enough events are queued to fill a message,
+	// so that the engine packs it now (Pack(High, true)) rather than
+	// waiting for a timer: memory is better spent in a message on its way
+	// than in a queue.
 	Ready() bool
 	// Pack returns the message bodies of the queued events the trigger
-	// priority sends: High packs the Operational and High queues, Low packs
-	// every queue. With full set it returns only full messages and leaves a
-	// partial one queued.
+	// priority sends. High sends the Operational and High queues; Low
+	// sends the Operational and Low queues. Events of the other queue may
+	// fill the room left in those messages (the ASC fill order), so a High
+	// trigger may also carry Low events and the reverse. With full set it
+	// returns only full messages (while Ready) and leaves a partial one
+	// queued.
 	Pack(trigger event.Priority, full bool) [][]byte
 }
 
