@@ -26,14 +26,28 @@ type chain struct {
 	e       *Engine
 	stages  []stage.Stage
 	mu      sync.Mutex
+	levels  []level // per stage, guarded by mu: reused so that the event path does not allocate
 	dropped []atomic.Int64
 	last    []int64 // guarded by the engine's mu (read when statistics are built)
 	errs    []atomic.Int64
 }
 
+// level is the scratch space of one stage: the event being processed (its
+// address is handed to Process) and the events Process added.
+type level struct {
+	ev    event.Event
+	added []event.Event
+	emit  stage.Emit
+}
+
 func newChain(e *Engine, stages []stage.Stage) *chain {
-	return &chain{e: e, stages: stages, dropped: make([]atomic.Int64, len(stages)),
+	c := &chain{e: e, stages: stages, levels: make([]level, len(stages)), dropped: make([]atomic.Int64, len(stages)),
 		last: make([]int64, len(stages)), errs: make([]atomic.Int64, len(stages))}
+	for i := range c.levels {
+		l := &c.levels[i]
+		l.emit = func(x event.Event) { l.added = append(l.added, x) }
+	}
+	return c
 }
 
 // bypass reports whether ev skips the stages: the engine's Operational and
@@ -67,8 +81,15 @@ func (c *chain) run(ctx context.Context, i int, ev event.Event, out []event.Even
 	if i >= len(c.stages) {
 		return append(out, ev)
 	}
-	var added []event.Event
-	err := c.stages[i].Process(ctx, &ev, func(x event.Event) { added = append(added, x) })
+	// Process gets the address of the level's scratch event; the deeper
+	// levels have their own, so recursion does not overwrite it.
+	l := &c.levels[i]
+	l.ev = ev
+	l.added = l.added[:0]
+	err := c.stages[i].Process(ctx, &l.ev, l.emit)
+	ev = l.ev
+	l.ev = event.Event{}
+	n := len(l.added)
 	switch {
 	case err == nil:
 		out = c.run(ctx, i+1, ev, out)
@@ -82,9 +103,14 @@ func (c *chain) run(ctx context.Context, i int, ev event.Event, out []event.Even
 		}
 		out = c.run(ctx, i+1, ev, out)
 	}
-	for _, x := range added {
-		out = c.run(ctx, i+1, x, out)
+	// The added events stay in l.added while the later stages run: those
+	// use their own levels, and this level is not entered again until the
+	// loop ends.
+	for k := 0; k < n; k++ {
+		out = c.run(ctx, i+1, l.added[k], out)
 	}
+	clear(l.added[:n])
+	l.added = l.added[:0]
 	return out
 }
 
