@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/internal/atomicfile"
 	"github.com/edgesec/edgesec/stage"
+	"github.com/edgesec/edgesec/outbox"
+	"github.com/edgesec/edgesec/outbox/boltstore"
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/twinconfig"
 )
@@ -118,9 +121,8 @@ type Engine struct {
 	agentID string
 	started time.Time
 
-	mu        sync.Mutex // guards agg, delivered, lastStats
+	mu        sync.Mutex // guards agg, lastStats, lastOut
 	agg       aggregate.Aggregator
-	delivered aggregate.Stats // Sent, Under4KB and Failed since start
 	lastStats aggregate.Stats // counters at the previous statistics report
 	chain     *chain
 
@@ -135,7 +137,8 @@ type Engine struct {
 	// lastHeartbeat is when the engine last emitted a Heartbeat itself
 	// (at the first message and on health changes); loop and Once only.
 	lastHeartbeat time.Time
-	out           *outbox
+	out           *outbox.Outbox
+	lastOut       outbox.Stats // the outbox counters at the previous statistics report
 	stopped       chan struct{}
 }
 
@@ -278,7 +281,7 @@ func (e *Engine) setup() error {
 		limit = e.opts.SpoolMaxBytes
 	}
 	st, err := openStore(e.opts.SpoolPath, limit)
-	if err != nil {
+	if err != nil && e.opts.SpoolPath != "" {
 		// A damaged spool must not keep the module from running: move it
 		// aside for inspection and start a new one.
 		aside := fmt.Sprintf("%s.damaged-%d", e.opts.SpoolPath, e.now().Unix())
@@ -292,8 +295,25 @@ func (e *Engine) setup() error {
 			e.opts.SpoolPath = ""
 		}
 	}
-	e.out = newOutbox(e.opts.Transport, e.log, st, e.recordSend)
+	out, err := outbox.New(e.opts.Transport, outbox.Options{Store: st, Logger: e.log})
+	if err != nil {
+		return fmt.Errorf("edgesec: %w", err)
+	}
+	e.out = out
 	return nil
+}
+
+// openStore opens the durable spool at path, or returns a memory store
+// when path is empty.
+func openStore(path string, limit int64) (outbox.Store, error) {
+	if path == "" {
+		return outbox.NewMemoryStore(limit), nil
+	}
+	s, err := boltstore.Open(path, boltstore.Options{MaxBytes: limit})
+	if err != nil {
+		return nil, fmt.Errorf("open spool: %w", err)
+	}
+	return s, nil
 }
 
 // Run runs the engine until ctx is cancelled: it starts the enabled
@@ -307,11 +327,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	defer close(e.stopped)
-	sendCtx, stopSend := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopSend()
-	var sendWG sync.WaitGroup
-	sendWG.Add(1)
-	go func() { defer sendWG.Done(); e.out.run(sendCtx) }()
 
 	var wg sync.WaitGroup
 	first := make(chan struct{}, len(e.opts.ConfigSources))
@@ -338,7 +353,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.configureAggregator(cur)
 	stopRunners := e.chain.startRunners(ctx)
 	if e.opts.SpoolPath == "" {
-		e.out.setLimit(cur.MaxLocalCacheSizeInBytes)
+		e.setOutboxLimit(cur.MaxLocalCacheSizeInBytes)
 	}
 	colCtx, stopCollectors := context.WithCancel(ctx)
 	e.reconcile(colCtx, cur)
@@ -356,20 +371,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.agg.Flush(true)
 	msgs := e.packAll()
 	e.mu.Unlock()
-	e.out.push(msgs...)
+	e.push(msgs)
 
 	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.ShutdownTimeout)
 	defer cancel()
-	if left := e.out.drain(deadline); left > 0 {
+	if left := e.out.Drain(deadline); left > 0 {
 		e.log.Warn("shutdown: messages not delivered", "messages", left)
 	}
-	stopSend()
-	sendWG.Wait()
-	if err := e.out.st.close(); err != nil {
-		e.log.Warn("close spool", "err", err)
-	}
-	if err := e.opts.Transport.Close(deadline); err != nil {
-		e.log.Warn("close transport", "err", err)
+	if err := e.out.Close(deadline); err != nil {
+		e.log.Warn("close outbox", "err", err)
 	}
 	return nil
 }
@@ -410,7 +420,7 @@ func (e *Engine) Once(ctx context.Context) error {
 	cfg := e.cfg.Current()
 	e.configureAggregator(cfg)
 	if e.opts.SpoolPath == "" {
-		e.out.setLimit(cfg.MaxLocalCacheSizeInBytes)
+		e.setOutboxLimit(cfg.MaxLocalCacheSizeInBytes)
 	}
 	e.report(ctx, cfg)
 	stopRunners := e.chain.startRunners(ctx)
@@ -432,20 +442,15 @@ func (e *Engine) Once(ctx context.Context) error {
 	e.agg.Flush(true)
 	msgs := e.packAll()
 	e.mu.Unlock()
-	e.out.push(msgs...)
+	e.push(msgs)
 
 	// Send through the outbox, so that messages a previous run left in
 	// the spool go too, in order; give up after ShutdownTimeout of
 	// failures (what is left stays in the spool).
-	sendCtx, stopSend := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); e.out.run(sendCtx) }()
 	deadline, cancel := context.WithTimeout(ctx, e.opts.ShutdownTimeout)
-	left := e.out.drain(deadline)
-	cancel()
-	stopSend()
-	<-done
-	errs := []error{e.out.st.close(), e.opts.Transport.Close(ctx)}
+	defer cancel()
+	left := e.out.Drain(deadline)
+	errs := []error{e.out.Close(deadline)}
 	if left > 0 {
 		errs = append(errs, fmt.Errorf("%d messages not delivered", left))
 	}
@@ -606,7 +611,7 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 			cfg = c
 			e.configureAggregator(c)
 			if e.opts.SpoolPath == "" {
-				e.out.setLimit(c.MaxLocalCacheSizeInBytes)
+				e.setOutboxLimit(c.MaxLocalCacheSizeInBytes)
 			}
 			e.reconcile(colCtx, c)
 			e.signalIfReady()
@@ -623,7 +628,7 @@ func (e *Engine) pack(p event.Priority, full bool) {
 	for _, b := range bodies {
 		msgs = append(msgs, transport.NewSecurityMessage(b, p, now))
 	}
-	e.out.push(msgs...)
+	e.push(msgs)
 }
 
 // add runs events through the processing stages, hands what comes out to
@@ -672,19 +677,6 @@ func (e *Engine) drainDiag() {
 	}
 }
 
-func (e *Engine) recordSend(size int, err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err != nil {
-		e.delivered.Failed++
-		return
-	}
-	e.delivered.Sent++
-	if size < aggregate.Under4KB {
-		e.delivered.Under4KB++
-	}
-}
-
 // configureAggregator applies c to the aggregator when it follows the
 // configuration.
 func (e *Engine) configureAggregator(c twinconfig.Config) {
@@ -703,7 +695,8 @@ func (e *Engine) statisticsEvents() []event.Event {
 	if r, ok := e.agg.(aggregate.StatsReporter); ok {
 		cur = r.Stats()
 	}
-	cur.Sent, cur.Under4KB, cur.Failed = e.delivered.Sent, e.delivered.Under4KB, e.delivered.Failed
+	out := e.out.Stats()
+	cur.Sent, cur.Under4KB, cur.Failed = out.Sent, out.SentUnder4KB, out.Failed
 	d := cur
 	for i := range d.Collected {
 		d.Collected[i] -= e.lastStats.Collected[i]
@@ -714,8 +707,34 @@ func (e *Engine) statisticsEvents() []event.Event {
 	d.Under4KB -= e.lastStats.Under4KB
 	d.Failed -= e.lastStats.Failed
 	e.lastStats = cur
-	return aggregate.StatisticsEvents(e.now(), d, e.chain.droppedDelta())
+	extra := e.chain.droppedDelta()
+	if extra == nil {
+		extra = event.ExtraDetails{}
+	}
+	extra[ExtraOutboxDropped] = strconv.FormatInt(out.Dropped+out.Rejected-e.lastOut.Dropped-e.lastOut.Rejected, 10)
+	e.lastOut = out
+	return aggregate.StatisticsEvents(e.now(), d, extra)
 }
+
+// push queues msgs in the outbox; it logs what it cannot queue (the
+// outbox counts it).
+func (e *Engine) push(msgs []transport.Message) {
+	if err := e.out.SendBatch(context.Background(), msgs); err != nil {
+		e.log.Debug("outbox did not take the messages", "messages", len(msgs), "err", err)
+	}
+}
+
+func (e *Engine) setOutboxLimit(n int) {
+	if err := e.out.SetLimit(int64(n)); err != nil {
+		e.log.Error("outbox: set limit", "err", err)
+	}
+}
+
+// ExtraOutboxDropped is the ExtraDetails key of the DroppedEventsStatistics
+// Low item that counts the messages the outbox dropped (oldest first, to
+// stay within its bound or its disk) or that the transport rejected
+// permanently.
+const ExtraOutboxDropped = "OutboxDroppedMessages"
 
 // applyConfig is called by configuration sources.
 func (e *Engine) applyConfig(ctx context.Context, source int, doc []byte, readErr error) {

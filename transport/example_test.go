@@ -33,3 +33,12 @@ func ExampleNewSecurityMessage() {
 	// application/json utf-8
 	// true true
 }
+
+// A throttled send asks the outbox to wait before the next attempt.
+func ExampleRetryAfter() {
+	throttled := transport.RetryAfter(errors.New("hub throttled the device (429)"), 30*time.Second)
+	d, ok := transport.RetryDelay(fmt.Errorf("send: %w", throttled))
+	fmt.Println(d, ok, transport.IsPermanent(throttled))
+	// Output:
+	// 30s true false
+}

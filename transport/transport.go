@@ -62,12 +62,20 @@ func NewSecurityMessage(body []byte, p event.Priority, now time.Time) Message {
 //
 // Send may be called from one goroutine at a time (the engine never calls
 // it concurrently); it blocks until the message is durably accepted and
-// then returns nil, or returns an error. It must honour ctx.
-// Close releases the transport; Send is not called after Close.
+// then returns nil, or returns an error. It must honour ctx, and must not
+// modify the message. Errors say whether trying again can help: see
+// [Permanent] and [RetryAfter]; anything else is retried with backoff.
+//
+// Close releases the transport and stops its goroutines within ctx. It is
+// idempotent; a Send after Close returns an error matching [ErrClosed].
 type Transport interface {
 	Send(ctx context.Context, m Message) error
 	Close(ctx context.Context) error
 }
+
+// ErrClosed is matched (errors.Is) by the error Send returns after Close.
+// Every transport in this module returns it, or an error wrapping it.
+var ErrClosed = errors.New("transport closed")
 
 // ErrPermanent is matched (errors.Is) by every error wrapped with Permanent.
 var ErrPermanent = errors.New("permanent transport error")
@@ -89,3 +97,40 @@ func Permanent(err error) error {
 // IsPermanent reports whether err, or an error it wraps, was marked with
 // Permanent.
 func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
+
+type retryAfterError struct {
+	err   error
+	delay time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter marks err as retryable after at least d: the other side asked
+// the sender to slow down (IoT Hub throttling, an MQTT broker's quota, an
+// HTTP 429 with Retry-After). The outbox waits d (or its own backoff, if
+// longer) before the next attempt. A nil err returns nil; d <= 0 leaves err
+// an ordinary retryable error.
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	if d <= 0 {
+		return err
+	}
+	return &retryAfterError{err: err, delay: d}
+}
+
+// RetryDelay returns the delay err (or an error it wraps) asks for with
+// [RetryAfter], and whether it asks for one. A permanent error never asks
+// for one.
+func RetryDelay(err error) (time.Duration, bool) {
+	if IsPermanent(err) {
+		return 0, false
+	}
+	var r *retryAfterError
+	if errors.As(err, &r) {
+		return r.delay, true
+	}
+	return 0, false
+}

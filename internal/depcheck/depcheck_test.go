@@ -40,6 +40,8 @@ func TestLightImportsStayLight(t *testing.T) {
 		{"the manifest analyser", []string{"github.com/edgesec/edgesec/manifest"}, nil},
 		{"the Moby engine", []string{"github.com/edgesec/edgesec/collector/container/moby"}, []string{"github.com/moby/moby/client", "github.com/containerd/errdefs"}},
 		{"the generic MQTT transport", []string{"github.com/edgesec/edgesec/transport/mqtt"}, []string{"github.com/eclipse/paho.mqtt.golang"}},
+		{"the outbox with its memory store", []string{"github.com/edgesec/edgesec/outbox", "github.com/edgesec/edgesec/transport/file"}, nil},
+		{"the outbox's bbolt store", []string{"github.com/edgesec/edgesec/outbox/boltstore"}, []string{"go.etcd.io/bbolt"}},
 		{"the engine", []string{"github.com/edgesec/edgesec"}, []string{"go.etcd.io/bbolt"}},
 	}
 	for _, c := range cases {

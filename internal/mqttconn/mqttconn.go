@@ -15,6 +15,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgesec/edgesec/internal/backoff"
+	"github.com/edgesec/edgesec/transport"
 )
 
 // Defaults of Options.
@@ -35,8 +36,9 @@ const (
 // 2, 4 or 5).
 var ErrRefused = errors.New("connection refused by the broker")
 
-// ErrClosed is returned by Publish and Current after Close.
-var ErrClosed = errors.New("mqtt connection manager closed")
+// ErrClosed is returned by Publish and Current after Close; it wraps
+// transport.ErrClosed.
+var ErrClosed = fmt.Errorf("mqtt connection manager closed: %w", transport.ErrClosed)
 
 // Params are the parameters of one connection attempt.
 type Params struct {

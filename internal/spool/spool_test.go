@@ -195,14 +195,14 @@ func TestFailedTransactionRestoresIndexAndCounters(t *testing.T) {
 	before := s.Stats()
 
 	s.mu.Lock()
-	s.maxBytes = 100
+	s.o.MaxBytes = 100
 	err = s.update(func(tx *bolt.Tx) error {
 		if err := s.trimLocked(tx.Bucket(bucket), 0); err != nil {
 			return err
 		}
 		return fmt.Errorf("disk full")
 	})
-	s.maxBytes = 1 << 20
+	s.o.MaxBytes = 1 << 20
 	s.mu.Unlock()
 	require.Error(t, err)
 

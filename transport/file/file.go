@@ -12,9 +12,6 @@ import (
 	"github.com/edgesec/edgesec/transport"
 )
 
-// ErrClosed is returned by Send after Close.
-var ErrClosed = errors.New("file: transport closed")
-
 // Transport writes one message body per line. It is safe for concurrent
 // use: Send and Close may be called from any goroutine, and concurrent
 // Sends write whole lines, one after the other.
@@ -109,7 +106,7 @@ func (t *Transport) unlock() { <-t.sem }
 // Bodies built by the engine are compact already and are written as they
 // are. Send returns nil once the line is written (and, for a file, synced);
 // ctx bounds the wait for a concurrent Send or Close, not a write in
-// progress. Send after Close returns [ErrClosed].
+// progress. Send after Close returns [transport.ErrClosed].
 func (t *Transport) Send(ctx context.Context, m transport.Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -122,7 +119,7 @@ func (t *Transport) Send(ctx context.Context, m transport.Message) error {
 	}
 	defer t.unlock()
 	if t.closed {
-		return ErrClosed
+		return fmt.Errorf("file: %s: %w", t.name, transport.ErrClosed)
 	}
 	line := t.buf[:0]
 	if t.dirty {
@@ -191,7 +188,7 @@ func (t *Transport) write(line []byte) error {
 
 // Close stops the Transport: it waits for a Send in progress (or for ctx),
 // then syncs and closes the file Open opened. The writer given to New is
-// not closed. Close is idempotent; later Sends return [ErrClosed].
+// not closed. Close is idempotent; later Sends return [transport.ErrClosed].
 func (t *Transport) Close(ctx context.Context) error {
 	if err := t.lock(ctx); err != nil {
 		return fmt.Errorf("file: close: %w", err)

@@ -123,7 +123,7 @@ func TestCloseSemantics(t *testing.T) {
 		t.Error("Close closed the writer given to New")
 	}
 	err := tr.Send(ctx, message(t, 2))
-	if !errors.Is(err, file.ErrClosed) || transport.IsPermanent(err) {
+	if !errors.Is(err, transport.ErrClosed) || transport.IsPermanent(err) {
 		t.Errorf("Send after Close: %v", err)
 	}
 }
@@ -264,7 +264,7 @@ func TestOpen(t *testing.T) {
 	if err := tr.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Send(ctx, m3); !errors.Is(err, file.ErrClosed) {
+	if err := tr.Send(ctx, m3); !errors.Is(err, transport.ErrClosed) {
 		t.Errorf("Send after Close: %v", err)
 	}
 	// Reopening appends.

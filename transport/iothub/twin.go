@@ -147,7 +147,7 @@ func (t *twin) run(ctx context.Context) {
 	defer timer.Stop()
 	defer func() {
 		if pending != nil {
-			pending.answer(errors.New("iothub: client closed before the reported properties were delivered"))
+			pending.answer(fmt.Errorf("iothub: client closed before the reported properties were delivered: %w", transport.ErrClosed))
 		}
 	}()
 	applyPatch := func(p []byte) {
@@ -397,7 +397,7 @@ func (c *Client) ReportProperties(ctx context.Context, patch []byte) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-c.done:
-		return errors.New("iothub: client closed")
+		return fmt.Errorf("iothub: client closed: %w", transport.ErrClosed)
 	}
 	select {
 	case err := <-done:
@@ -405,7 +405,7 @@ func (c *Client) ReportProperties(ctx context.Context, patch []byte) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-c.done:
-		return errors.New("iothub: client closed")
+		return fmt.Errorf("iothub: client closed: %w", transport.ErrClosed)
 	}
 }
 

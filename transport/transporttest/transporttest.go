@@ -10,9 +10,6 @@ import (
 	"github.com/edgesec/edgesec/transport"
 )
 
-// ErrClosed is returned by Send after Close.
-var ErrClosed = errors.New("transporttest: transport closed")
-
 // notifier is a broadcast "something changed" signal.
 type notifier struct{ ch chan struct{} }
 
@@ -70,7 +67,7 @@ var _ transport.Transport = (*Recorder)(nil)
 func NewRecorder() *Recorder { return &Recorder{} }
 
 // Send implements transport.Transport. It returns ctx.Err() if ctx is done,
-// ErrClosed after Close, and otherwise records m and returns nil.
+// an error matching transport.ErrClosed after Close, and otherwise records m and returns nil.
 func (r *Recorder) Send(ctx context.Context, m transport.Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -85,7 +82,7 @@ func (r *Recorder) Send(ctx context.Context, m transport.Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return ErrClosed
+		return fmt.Errorf("transporttest: recorder: %w", transport.ErrClosed)
 	}
 	r.msgs = append(r.msgs, m)
 	r.changed.notify()

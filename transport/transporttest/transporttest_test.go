@@ -69,7 +69,7 @@ func TestRecorder(t *testing.T) {
 	if err := r.Close(context.Background()); err != nil || !r.Closed() {
 		t.Fatal("Close")
 	}
-	if err := r.Send(context.Background(), msg(1)); !errors.Is(err, transporttest.ErrClosed) {
+	if err := r.Send(context.Background(), msg(1)); !errors.Is(err, transport.ErrClosed) {
 		t.Errorf("Send after Close: %v", err)
 	}
 }

@@ -1,0 +1,223 @@
+package boltstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/outbox"
+	"github.com/edgesec/edgesec/outbox/boltstore"
+	"github.com/edgesec/edgesec/transport"
+	"github.com/edgesec/edgesec/transport/transporttest"
+)
+
+func msg(i, size int) transport.Message {
+	body := fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", max(size-20, 0)))
+	return transport.NewSecurityMessage(body, event.Low, time.Now())
+}
+
+func timeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestStoreSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	s, err := boltstore.Open(path, boltstore.Options{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1, m2 := msg(1, 100), msg(2, 100)
+	if err := s.Append(m1, m2); err != nil {
+		t.Fatal(err)
+	}
+	r, ok, err := s.Next(0)
+	if err != nil || !ok || r.Msg.ID != m1.ID || r.Size <= 100 {
+		t.Fatalf("Next(0) = %+v %v %v", r, ok, err)
+	}
+	if err := s.Remove(r.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".reserve"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the reserve file is left after Close: %v", err)
+	}
+	s, err = boltstore.Open(path, boltstore.Options{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if fi, err := os.Stat(path + ".reserve"); err != nil || fi.Size() != boltstore.DefaultReserve {
+		t.Errorf("reserve file: %v", err)
+	}
+	r2, ok, err := s.Next(r.Seq)
+	if err != nil || !ok || r2.Msg.ID != m2.ID || string(r2.Msg.Body) != string(m2.Body) {
+		t.Fatalf("after reopen: %+v %v %v", r2, ok, err)
+	}
+	if _, ok, _ := s.Next(r2.Seq); ok {
+		t.Fatal("a third record appeared")
+	}
+	if st := s.Stats(); st.Messages != 1 || st.DiskFull {
+		t.Fatalf("stats %+v", st)
+	}
+	if _, err := boltstore.Open(filepath.Join(t.TempDir(), "x.db"), boltstore.Options{}); err == nil {
+		t.Fatal("MaxBytes 0 accepted")
+	}
+}
+
+// mountTmpfs mounts a tmpfs of size bytes on a new directory.
+func mountTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs (a disk that fills up)")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
+}
+
+// fill writes path until the file system is full, then gives leave bytes
+// back.
+func fill(t *testing.T, path string, leave int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			fi, err := f.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Truncate(max(fi.Size()-leave, 0)); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+// TestDiskFullNoResendLoop is defect #15.1: with the state directory on a
+// full disk and the peer down, then back, every delete of a delivered
+// message failed (bbolt needs free pages to commit a delete) and the same
+// oldest message was sent again in a tight loop. Now: every message is
+// delivered at most once, the oldest are dropped (and counted) to make
+// room for new ones, and all recovers when space returns.
+func TestDiskFullNoResendLoop(t *testing.T) {
+	dir := mountTmpfs(t, 1<<20)
+	st, err := boltstore.Open(filepath.Join(dir, "spool.db"), boltstore.Options{MaxBytes: 16 << 20, Reserve: 128 << 10, ProbeEvery: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := transporttest.NewRecorder()
+	down := transporttest.NewFlaky(rec, transporttest.Fail, -1)
+	ob, err := outbox.New(down, outbox.Options{Store: st, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ob.Close(timeout(t, 2*time.Second)) }()
+
+	// The disk fills up while the peer is down.
+	fill(t, filepath.Join(dir, "filler"), 256<<10)
+	const n = 400
+	sent := map[string]int{}
+	var order []string
+	var sendErrs int
+	for i := range n {
+		m := msg(i, 1000)
+		sent[m.ID] = i
+		order = append(order, m.ID)
+		if err := ob.Send(context.Background(), m); err != nil {
+			sendErrs++
+		}
+	}
+	s := ob.Stats()
+	t.Logf("disk full, peer down: %+v, %d sends failed", s, sendErrs)
+	if !s.DiskFull || s.Dropped == 0 {
+		t.Fatalf("the disk never filled up: %+v", s)
+	}
+	if sendErrs > n/10 {
+		t.Errorf("%d of %d sends failed: the newest messages are lost instead of the oldest", sendErrs, n)
+	}
+
+	// The peer comes back; the disk is still full.
+	down.Heal()
+	if left := ob.Drain(timeout(t, 20*time.Second)); left != 0 {
+		t.Fatalf("%d messages not delivered: %+v", left, ob.Stats())
+	}
+	time.Sleep(300 * time.Millisecond) // a resend loop makes thousands of sends in this time
+	got := rec.Messages()
+	seen := map[string]bool{}
+	for _, m := range got {
+		if seen[m.ID] {
+			t.Fatalf("message %d delivered twice (%d deliveries of %d messages): a resend loop", sent[m.ID], len(got), n)
+		}
+		seen[m.ID] = true
+	}
+	if !seen[order[n-1]] {
+		t.Errorf("the newest message was dropped")
+	}
+	s = ob.Stats()
+	t.Logf("peer back, disk full: %d delivered, %+v", len(got), s)
+	if int64(len(got))+s.Dropped != n {
+		t.Errorf("%d delivered + %d dropped != %d sent: a loss not counted", len(got), s.Dropped, n)
+	}
+
+	// Space returns: the store takes its reserve back and everything flows.
+	if err := os.Remove(filepath.Join(dir, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i := n; ; i++ {
+		if err := ob.Send(context.Background(), msg(i, 1000)); err != nil {
+			t.Fatalf("send after space returned: %v", err)
+		}
+		s = ob.Stats()
+		if !s.DiskFull && s.PendingDeletes == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery once space returned: %+v", s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left := ob.Drain(timeout(t, 10*time.Second)); left != 0 {
+		t.Fatalf("%d left after recovery", left)
+	}
+	dropped := s.Dropped
+	for i := range 50 {
+		if err := ob.Send(context.Background(), msg(10000+i, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left := ob.Drain(timeout(t, 10*time.Second)); left != 0 {
+		t.Fatalf("%d left", left)
+	}
+	s = ob.Stats()
+	if s.Dropped != dropped || s.DiskFull {
+		t.Errorf("after recovery messages are still dropped: %+v", s)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "spool.db.reserve")); err != nil {
+		t.Errorf("reserve not taken back: %v", err)
+	}
+	t.Logf("recovered: %+v", s)
+}
