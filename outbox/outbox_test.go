@@ -300,3 +300,27 @@ func TestNewNeedsATransport(t *testing.T) {
 		t.Fatal("New(nil) succeeded")
 	}
 }
+
+// The outbox is itself a transport and passes the conformance suite (its
+// Send does not wait for the peer, so the hanging-peer check does not
+// apply).
+func TestConformance(t *testing.T) {
+	var rec *transporttest.Recorder
+	transporttest.Run(t, transporttest.Config{
+		New: func(t *testing.T) transport.Transport {
+			rec = transporttest.NewRecorder()
+			ob, err := outbox.New(rec, outbox.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ob
+		},
+		Delivered: func(*testing.T) [][]byte {
+			var out [][]byte
+			for _, m := range rec.Messages() {
+				out = append(out, m.Body)
+			}
+			return out
+		},
+	})
+}
