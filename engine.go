@@ -16,9 +16,9 @@ import (
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/internal/atomicfile"
-	"github.com/edgesec/edgesec/stage"
 	"github.com/edgesec/edgesec/outbox"
 	"github.com/edgesec/edgesec/outbox/boltstore"
+	"github.com/edgesec/edgesec/stage"
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/twinconfig"
 )

@@ -37,8 +37,8 @@ func TestConformance(t *testing.T) {
 			}
 			return out
 		},
-		Hang:        func(*testing.T) func() { return proxy.Hang() },
-		TooLarge:    iothub.MaxPacketSize,
+		Hang:     func(*testing.T) func() { return proxy.Hang() },
+		TooLarge: iothub.MaxPacketSize,
 		// The test hub's broker runs in this process: its goroutines are the
 		// peer's, not the transport's.
 		LeakOptions: []goleak.Option{goleak.IgnoreAnyFunction("github.com/mochi-mqtt/server/v2.(*Server).EstablishConnection")},

@@ -265,7 +265,6 @@ func (c checker) hangingPeer(t *testing.T, r reporter) {
 	cctx, ccancel := context.WithTimeout(context.Background(), c.b.close)
 	defer ccancel()
 	closeErr := make(chan error, 1)
-	start = time.Now()
 	go func() { closeErr <- tr.Close(cctx) }()
 	select {
 	case <-closeErr:
