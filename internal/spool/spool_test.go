@@ -2,7 +2,9 @@ package spool
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -209,4 +211,92 @@ func TestFailedTransactionRestoresIndexAndCounters(t *testing.T) {
 	after := s.Stats()
 	require.Equal(t, before, after, "a rolled-back trim changes nothing")
 	require.Len(t, drain(t, s), 3)
+}
+
+func TestNextAfterAndBatchRemove(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "spool.db"), 1<<20)
+	require.NoError(t, err)
+	defer s.Close()
+	for i := range 5 {
+		require.NoError(t, s.Append(msg(i, 50)))
+	}
+	var seqs []uint64
+	for after := uint64(0); ; {
+		e, ok, err := s.Next(after)
+		require.NoError(t, err)
+		if !ok {
+			break
+		}
+		require.Greater(t, e.Seq, after)
+		require.Positive(t, e.Size)
+		seqs = append(seqs, e.Seq)
+		after = e.Seq
+	}
+	require.Len(t, seqs, 5)
+	// One transaction removes several; unknown seqs are ignored.
+	require.NoError(t, s.Remove(seqs[1], seqs[3], 999))
+	st := s.Stats()
+	require.Equal(t, 3, st.Messages)
+	e, ok, err := s.Next(seqs[0])
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, seqs[2], e.Seq, "Next skips the removed seq")
+}
+
+// TestDiskFullReleasesReserveAndHoldsSize: the first transaction that fails
+// for lack of space releases the reserve file and runs again; the spool is
+// then held at its size, dropping the oldest to store new messages, until
+// the reserve can be taken back.
+func TestDiskFullReleasesReserveAndHoldsSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	s, err := OpenOptions(path, Options{MaxBytes: 1 << 20, Reserve: 64 << 10, ProbeEvery: 50 * time.Millisecond})
+	require.NoError(t, err)
+	defer s.Close()
+	fi, err := os.Stat(path + ".reserve")
+	require.NoError(t, err)
+	require.EqualValues(t, 64<<10, fi.Size())
+	for i := range 4 {
+		require.NoError(t, s.Append(msg(i, 100)))
+	}
+
+	s.mu.Lock()
+	calls := 0
+	err = s.withSpace(func() error {
+		calls++
+		if calls == 1 {
+			return fmt.Errorf("write: %w", syscall.ENOSPC)
+		}
+		return nil
+	})
+	s.mu.Unlock()
+	require.NoError(t, err, "the retry after releasing the reserve succeeds")
+	require.Equal(t, 2, calls)
+	_, err = os.Stat(path + ".reserve")
+	require.ErrorIs(t, err, os.ErrNotExist, "the reserve was released")
+	st := s.Stats()
+	require.True(t, st.DiskFull)
+	require.EqualValues(t, 1, st.DiskFullEvents)
+
+	// Held at its size: a new message drops the oldest.
+	bytes := st.Bytes
+	require.NoError(t, s.Append(msg(9, 100)))
+	st = s.Stats()
+	require.LessOrEqual(t, st.Bytes, bytes)
+	require.EqualValues(t, 1, st.Dropped)
+	require.Equal(t, 4, st.Messages)
+
+	// Without a reserve, the next failure is returned.
+	s.mu.Lock()
+	err = s.withSpace(func() error { return syscall.ENOSPC })
+	s.mu.Unlock()
+	require.True(t, IsNoSpace(err))
+
+	// Space is back: the reserve is taken back and the bound lifted.
+	time.Sleep(60 * time.Millisecond)
+	require.NoError(t, s.Append(msg(10, 100)))
+	st = s.Stats()
+	require.False(t, st.DiskFull)
+	require.Equal(t, 5, st.Messages)
+	_, err = os.Stat(path + ".reserve")
+	require.NoError(t, err)
 }

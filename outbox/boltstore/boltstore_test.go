@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -130,7 +132,9 @@ func TestDiskFullNoResendLoop(t *testing.T) {
 	}
 	rec := transporttest.NewRecorder()
 	down := transporttest.NewFlaky(rec, transporttest.Fail, -1)
-	ob, err := outbox.New(down, outbox.Options{Store: st, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	logs := &countingHandler{}
+	ob, err := outbox.New(down, outbox.Options{Store: st, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,5 +223,18 @@ func TestDiskFullNoResendLoop(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "spool.db.reserve")); err != nil {
 		t.Errorf("reserve not taken back: %v", err)
 	}
-	t.Logf("recovered: %+v", s)
+	t.Logf("recovered: %+v; %d log lines", s, logs.n.Load())
+	// Failures are logged at most once a minute per kind (send, remove,
+	// full, store, read, rejected), and recovery once.
+	if n := logs.n.Load(); n > 10 {
+		t.Errorf("%d log lines: error logging is not rate-limited", n)
+	}
 }
+
+// countingHandler counts the records logged at Info and above.
+type countingHandler struct{ n atomic.Int64 }
+
+func (h *countingHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (h *countingHandler) Handle(context.Context, slog.Record) error    { h.n.Add(1); return nil }
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler                { return h }
