@@ -75,7 +75,9 @@ type Stats struct {
 	Rejected int64
 	// Dropped counts the messages dropped to stay in bounds: the oldest
 	// ones beyond the store's limit or its disk, and the messages the
-	// store could not take at all.
+	// store could not take at all. (The oldest message may be dropped
+	// while it is being sent; if that send succeeds, it is counted in
+	// Sent as well.)
 	Dropped int64
 	// Damaged counts the records the store could not read back.
 	Damaged int64

@@ -304,7 +304,7 @@ func (s *Spool) Append(msgs ...transport.Message) error {
 		incoming += int64(len(recs[i]))
 	}
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 1; ; attempt++ {
 		// Make room first, in a transaction of its own: the pages it frees
 		// can then be reused by the one that stores msgs.
 		if err = s.trim(incoming); err != nil && !IsNoSpace(err) {
@@ -313,8 +313,11 @@ func (s *Spool) Append(msgs ...transport.Message) error {
 		if err = s.withSpace(func() error { return s.put(recs) }); err == nil || !IsNoSpace(err) {
 			break
 		}
-		// Still no room: hold the spool below its current size.
-		s.fullLimit = max(0, min(s.fullLimit, s.bytes)-incoming)
+		if len(s.seqs) == 0 || attempt == 8 {
+			break // nothing left to drop: msgs cannot be stored at all
+		}
+		// Still no room: hold the spool further below its current size.
+		s.fullLimit = max(0, min(s.fullLimit, s.bytes)-int64(attempt)*incoming)
 	}
 	if err != nil {
 		return fmt.Errorf("spool: append: %w", err)

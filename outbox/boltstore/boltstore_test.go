@@ -182,8 +182,11 @@ func TestDiskFullNoResendLoop(t *testing.T) {
 	}
 	s = ob.Stats()
 	t.Logf("peer back, disk full: %d delivered, %+v", len(got), s)
-	if int64(len(got))+s.Dropped != n {
-		t.Errorf("%d delivered + %d dropped != %d sent: a loss not counted", len(got), s.Dropped, n)
+	// Every message is delivered or counted as dropped. (A message dropped
+	// by the store while the outbox was sending it is delivered and
+	// counted: one at most here, as only the oldest is in flight.)
+	if total := int64(len(got)) + s.Dropped; total < n || total > n+1 {
+		t.Errorf("%d delivered + %d dropped, %d sent: a loss not counted", len(got), s.Dropped, n)
 	}
 
 	// Space returns: the store takes its reserve back and everything flows.
