@@ -214,6 +214,7 @@ func (c *Client) params(ctx context.Context) (mqttconn.Params, error) {
 // connection, until ctx is done. A message whose packet would exceed
 // MaxPacketSize is refused with a permanent error. While the hub refuses
 // the credentials Send fails at once with an error wrapping ErrRefused.
+// After Close, Send returns an error matching transport.ErrClosed.
 func (c *Client) Send(ctx context.Context, m transport.Message) error {
 	topic := telemetryTopic(c.id.DeviceID, c.id.ModuleID, m)
 	if n := PacketSize(topic, len(m.Body), 1); n > MaxPacketSize {

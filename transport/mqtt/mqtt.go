@@ -243,7 +243,8 @@ func (t *Transport) Topic(m transport.Message) string {
 // again on the next connection (the body carries the message's event ids,
 // so a consumer can drop duplicates), until ctx is done. A message over
 // Options.MaxPacketSize is refused with a permanent error; while the
-// broker refuses the credentials Send fails at once (ErrRefused).
+// broker refuses the credentials Send fails at once (ErrRefused). After
+// Close, Send returns an error matching transport.ErrClosed.
 func (t *Transport) Send(ctx context.Context, m transport.Message) error {
 	topic := t.Topic(m)
 	size := 1 + 4 + 2 + len(topic) + 2 + len(m.Body)
