@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/internal/atomicfile"
 	"github.com/edgesec/edgesec/outbox"
-	"github.com/edgesec/edgesec/outbox/boltstore"
 	"github.com/edgesec/edgesec/stage"
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/twinconfig"
@@ -68,13 +66,12 @@ type Options struct {
 	// Logger receives the engine's logs; nil discards them. Warnings and
 	// errors also become Diagnostic events when that event is not Off.
 	Logger *slog.Logger
-	// SpoolPath is the file of the durable spool that holds packed
-	// messages until the transport acknowledges them, across restarts.
-	// Empty keeps them in memory only, bounded by maxLocalCacheSizeInBytes.
-	SpoolPath string
-	// SpoolMaxBytes bounds the spool; beyond it the oldest messages are
-	// dropped and counted. Default 16 MiB.
-	SpoolMaxBytes int64
+	// Store keeps the packed messages until the transport acknowledges
+	// them. Use outbox/boltstore for a durable spool that survives
+	// restarts (boltstore.OpenOrMoveAside). Nil keeps them in memory,
+	// bounded by maxLocalCacheSizeInBytes (following the configuration).
+	// The engine owns the store once Run or Once is called and closes it.
+	Store outbox.Store
 	// ConfigWait is how long Run waits, before starting the collectors,
 	// for every ConfigSource to deliver its first configuration (a module
 	// twin is read after connecting), so that collectors the configuration
@@ -138,6 +135,7 @@ type Engine struct {
 	// (at the first message and on health changes); loop and Once only.
 	lastHeartbeat time.Time
 	out           *outbox.Outbox
+	memStore      bool         // the outbox store is the engine's memory store, bounded by the configuration
 	lastOut       outbox.Stats // the outbox counters at the previous statistics report
 	stopped       chan struct{}
 }
@@ -152,9 +150,6 @@ func New(o Options) *Engine {
 	}
 	if o.ConfigWait == 0 {
 		o.ConfigWait = 10 * time.Second
-	}
-	if o.SpoolMaxBytes <= 0 {
-		o.SpoolMaxBytes = 16 << 20
 	}
 	if o.FirstMessageDelay == 0 {
 		o.FirstMessageDelay = 2 * time.Second
@@ -276,24 +271,10 @@ func (e *Engine) setup() error {
 	} else {
 		e.agg = aggregate.New(e.settings(e.cfg.Current()))
 	}
-	limit := int64(e.cfg.Current().MaxLocalCacheSizeInBytes)
-	if e.opts.SpoolPath != "" {
-		limit = e.opts.SpoolMaxBytes
-	}
-	st, err := openStore(e.opts.SpoolPath, limit)
-	if err != nil && e.opts.SpoolPath != "" {
-		// A damaged spool must not keep the module from running: move it
-		// aside for inspection and start a new one.
-		aside := fmt.Sprintf("%s.damaged-%d", e.opts.SpoolPath, e.now().Unix())
-		e.log.Error("spool unusable; moved aside, starting a new one", "err", err, "moved_to", aside)
-		if rerr := os.Rename(e.opts.SpoolPath, aside); rerr == nil {
-			st, err = openStore(e.opts.SpoolPath, limit)
-		}
-		if err != nil {
-			e.log.Error("spool unusable; keeping messages in memory only", "err", err)
-			st, _ = openStore("", int64(e.cfg.Current().MaxLocalCacheSizeInBytes))
-			e.opts.SpoolPath = ""
-		}
+	st := e.opts.Store
+	if st == nil {
+		e.memStore = true
+		st = outbox.NewMemoryStore(int64(e.cfg.Current().MaxLocalCacheSizeInBytes))
 	}
 	out, err := outbox.New(e.opts.Transport, outbox.Options{Store: st, Logger: e.log})
 	if err != nil {
@@ -301,19 +282,6 @@ func (e *Engine) setup() error {
 	}
 	e.out = out
 	return nil
-}
-
-// openStore opens the durable spool at path, or returns a memory store
-// when path is empty.
-func openStore(path string, limit int64) (outbox.Store, error) {
-	if path == "" {
-		return outbox.NewMemoryStore(limit), nil
-	}
-	s, err := boltstore.Open(path, boltstore.Options{MaxBytes: limit})
-	if err != nil {
-		return nil, fmt.Errorf("open spool: %w", err)
-	}
-	return s, nil
 }
 
 // Run runs the engine until ctx is cancelled: it starts the enabled
@@ -352,7 +320,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	cur := e.cfg.Current()
 	e.configureAggregator(cur)
 	stopRunners := e.chain.startRunners(ctx)
-	if e.opts.SpoolPath == "" {
+	if e.memStore {
 		e.setOutboxLimit(cur.MaxLocalCacheSizeInBytes)
 	}
 	colCtx, stopCollectors := context.WithCancel(ctx)
@@ -419,7 +387,7 @@ func (e *Engine) Once(ctx context.Context) error {
 	e.readConfigOnce(ctx)
 	cfg := e.cfg.Current()
 	e.configureAggregator(cfg)
-	if e.opts.SpoolPath == "" {
+	if e.memStore {
 		e.setOutboxLimit(cfg.MaxLocalCacheSizeInBytes)
 	}
 	e.report(ctx, cfg)
@@ -610,7 +578,7 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 			}
 			cfg = c
 			e.configureAggregator(c)
-			if e.opts.SpoolPath == "" {
+			if e.memStore {
 				e.setOutboxLimit(c.MaxLocalCacheSizeInBytes)
 			}
 			e.reconcile(colCtx, c)

@@ -19,6 +19,7 @@ import (
 	"github.com/edgesec/edgesec"
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/outbox/boltstore"
 	"github.com/edgesec/edgesec/schemas"
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/transport/transporttest"
@@ -364,13 +365,20 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+func openSpool(t *testing.T, path string) *boltstore.Store {
+	t.Helper()
+	st, err := boltstore.Open(path, boltstore.Options{MaxBytes: 16 << 20})
+	require.NoError(t, err)
+	return st
+}
+
 // TestSpoolSurvivesRestart: messages that a failing transport could not
 // deliver stay in the durable spool and are sent, with the same message
 // ids, by the next run.
 func TestSpoolSurvivesRestart(t *testing.T) {
 	spoolPath := t.TempDir() + "/spool.db"
 	down := transporttest.NewFlaky(transporttest.NewRecorder(), transporttest.Fail, -1)
-	e := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: down, SpoolPath: spoolPath,
+	e := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: down, Store: openSpool(t, spoolPath),
 		FirstMessageDelay: 50 * time.Millisecond, ShutdownTimeout: 200 * time.Millisecond})
 	e.AddPoller(event.SystemInformation, sysinfoPoller())
 	stop := run(t, e)
@@ -382,7 +390,7 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 	require.Positive(t, attempted)
 
 	rec := transporttest.NewRecorder()
-	e2 := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: rec, SpoolPath: spoolPath, FirstMessageDelay: -1})
+	e2 := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: rec, Store: openSpool(t, spoolPath), FirstMessageDelay: -1})
 	run(t, e2)
 	msgs, err := rec.WaitFor(ctx, 1)
 	require.NoError(t, err)
@@ -395,7 +403,11 @@ func TestDamagedSpoolIsMovedAside(t *testing.T) {
 	spoolPath := dir + "/spool.db"
 	require.NoError(t, os.WriteFile(spoolPath, []byte("this is not a bbolt file, just garbage bytes............"), 0o600))
 	rec := transporttest.NewRecorder()
-	e := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: rec, SpoolPath: spoolPath})
+	st, moved, cause, err := boltstore.OpenOrMoveAside(spoolPath, boltstore.Options{MaxBytes: 1 << 20}, time.Now())
+	require.NoError(t, err)
+	require.Error(t, cause)
+	require.NotEmpty(t, moved)
+	e := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: rec, Store: st})
 	e.AddPoller(event.SystemInformation, sysinfoPoller())
 	require.NoError(t, e.Once(context.Background()))
 	require.Positive(t, rec.Len())

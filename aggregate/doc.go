@@ -61,10 +61,12 @@
 // never encoded twice. [Pipeline.Ready] reports when the queues hold a full
 // message, which the engine then sends at once. Because IoT Hub meters
 // messages in 4 KB units, Pack pads timer messages with the other queue's
-// events, and [Pipeline.RecordSent] counts MessagesUnder4KB.
+// events; the engine's outbox counts the messages sent under 4 KB
+// (MessagesUnder4KB).
 //
-// [Pipeline.StatisticsEvents] produces the DroppedEventsStatistics and
-// MessageStatistics events from the counters.
+// [StatisticsEvents] builds the DroppedEventsStatistics and
+// MessageStatistics events from counters; the engine calls it with the
+// Pipeline's [Stats] and the outbox's delivery counters.
 //
 // A Pipeline is not safe for concurrent use; the engine serialises its
 // calls.

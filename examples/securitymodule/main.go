@@ -37,6 +37,8 @@ import (
 
 	"github.com/edgesec/edgesec"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/outbox"
+	"github.com/edgesec/edgesec/outbox/boltstore"
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/transport/file"
 	"github.com/edgesec/edgesec/twinconfig"
@@ -249,7 +251,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		AgentVersion: version,
 		StateDir:     o.stateDir,
 		Transport:    out,
-		SpoolPath:    filepath.Join(o.stateDir, "spool.db"),
+		Store:        openSpool(filepath.Join(o.stateDir, "spool.db"), log),
 		Config:       &cfg,
 		Logger:       log,
 	}
@@ -281,6 +283,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("securitymodule stopped", "agent_id", eng.AgentID())
 	return 0
+}
+
+// openSpool opens the durable message spool; a damaged one is moved aside,
+// and without any the messages wait in memory.
+func openSpool(path string, log *slog.Logger) outbox.Store {
+	st, moved, cause, err := boltstore.OpenOrMoveAside(path, boltstore.Options{MaxBytes: 16 << 20}, time.Now())
+	if moved != "" {
+		log.Error("spool unusable; moved aside, starting a new one", "err", cause, "moved_to", moved)
+	}
+	if err != nil {
+		log.Error("spool unusable; keeping messages in memory only", "err", err)
+		return nil
+	}
+	return st
 }
 
 // Memory defaults of the module (targets: RSS ≤ 15 MB, goal

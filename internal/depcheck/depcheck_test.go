@@ -42,7 +42,8 @@ func TestLightImportsStayLight(t *testing.T) {
 		{"the generic MQTT transport", []string{"github.com/edgesec/edgesec/transport/mqtt"}, []string{"github.com/eclipse/paho.mqtt.golang"}},
 		{"the outbox with its memory store", []string{"github.com/edgesec/edgesec/outbox", "github.com/edgesec/edgesec/transport/file"}, nil},
 		{"the outbox's bbolt store", []string{"github.com/edgesec/edgesec/outbox/boltstore"}, []string{"go.etcd.io/bbolt"}},
-		{"the engine", []string{"github.com/edgesec/edgesec"}, []string{"go.etcd.io/bbolt"}},
+		{"the engine, a host collector and the file transport (no spool)", []string{"github.com/edgesec/edgesec",
+			"github.com/edgesec/edgesec/collector/users", "github.com/edgesec/edgesec/transport/file", "github.com/edgesec/edgesec/stage"}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

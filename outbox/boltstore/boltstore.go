@@ -17,6 +17,7 @@ package boltstore
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/edgesec/edgesec/internal/spool"
@@ -80,3 +81,29 @@ func (s *Store) Stats() outbox.StoreStats {
 
 // Close implements outbox.Store.
 func (s *Store) Close() error { return s.s.Close() }
+
+// OpenOrMoveAside opens the store at path like Open; when the file is
+// there but cannot be opened as a store (damaged, not a bbolt database), it
+// renames it to path + ".damaged-<unix time>" for inspection and opens a
+// new one, so that a damaged spool never keeps a module from running. It
+// returns where the damaged file went ("" when nothing was moved) and the
+// error that made it move it, for the caller to log; err is non-nil only
+// when no store could be opened at all.
+func OpenOrMoveAside(path string, o Options, now time.Time) (st *Store, movedTo string, cause, err error) {
+	st, cause = Open(path, o)
+	if cause == nil {
+		return st, "", nil, nil
+	}
+	if _, serr := os.Stat(path); serr != nil {
+		return nil, "", cause, cause // nothing to move: the directory or the disk is the problem
+	}
+	movedTo = fmt.Sprintf("%s.damaged-%d", path, now.Unix())
+	if rerr := os.Rename(path, movedTo); rerr != nil {
+		return nil, "", cause, fmt.Errorf("boltstore: move damaged spool aside: %w", rerr)
+	}
+	st, err = Open(path, o)
+	if err != nil {
+		return nil, movedTo, cause, err
+	}
+	return st, movedTo, cause, nil
+}
