@@ -633,7 +633,7 @@ func systemLog(c *cmd) string {
 			return a
 		}
 		switch base(a) {
-		case "wtmp", "btmp", "lastlog", "utmp", "auth.log", "syslog", "messages", "secure":
+		case "wtmp", "btmp", "lastlog", "utmp":
 			if strings.HasPrefix(a, "/") {
 				return a
 			}

@@ -120,7 +120,7 @@ type snapshotRules struct {
 	usb      map[string]string // key → description
 	usbSeen  bool
 	deploy   map[string][]*event.DeploymentRecommendationPayload // per Source
-	trigger  map[string]string                                    // snapshot name → id of its last part
+	trigger  map[string]string                                   // snapshot name → id of its last part
 	allowed  map[string]bool
 	maxItems int
 }
