@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func newHarness(t *testing.T, o Options) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: newClock()}
 	o.Clock = h.clock.Now
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
