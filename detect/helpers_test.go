@@ -151,4 +151,6 @@ func fwRule(chain, hook string, idx int, action, src, dport string, extra ...str
 		SourceAddress: src, DestinationPort: dport, Protocol: "TCP", ExtraDetails: x}
 }
 
-func snap(name string, at time.Time, items ...event.Item) event.Event { return event.Must(name, at, items...) }
+func snap(name string, at time.Time, items ...event.Item) event.Event {
+	return event.Must(name, at, items...)
+}

@@ -96,7 +96,6 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-
 func intp(n int) *int { return &n }
 
 func TestCustomAlerts(t *testing.T) {
