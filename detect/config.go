@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 // Config is the rule configuration of a Stage: which rules run, their
@@ -207,4 +208,27 @@ func strictJSON(s string, v any) error {
 		return errors.New("trailing data after the JSON array")
 	}
 	return nil
+}
+
+// ConfigFromTwin builds a Config from the twin configuration's detection
+// keys (see [ParseConfig]).
+func ConfigFromTwin(d twinconfig.Detection) (Config, error) {
+	return ParseConfig(d.RulesDisabled, d.RuleSeverities, d.Suppressions, d.CustomAlerts)
+}
+
+// ApplyTwin configures the Stage from the twin configuration's detection
+// keys: call it with every configuration the engine applies. A
+// configuration that does not parse or that Configure refuses leaves the
+// last good rules in place and emits a ConfigurationError event.
+func (s *Stage) ApplyTwin(c twinconfig.Config) error {
+	cfg, err := ConfigFromTwin(c.Detection)
+	if err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.stats.ConfigErrors++
+		s.log.Warn("detect: configuration refused; keeping the last good one", "err", err)
+		s.pending = append(s.pending, ConfigurationErrors(err, s.clock())...)
+		return err
+	}
+	return s.Configure(cfg)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 func TestDedupAndCount(t *testing.T) {
@@ -196,5 +197,43 @@ func TestEventsPassUnchanged(t *testing.T) {
 func TestDuplicateRuleRefused(t *testing.T) {
 	if _, err := New(Options{Analyzers: []Analyzer{newProcRules(BuiltinOptions{}, 10)}}); err == nil {
 		t.Error("two analyzers declaring IoT_ReverseShell accepted")
+	}
+}
+
+func TestApplyTwin(t *testing.T) {
+	doc := []byte(`{"detectionRulesDisabled": {"value": "IoT_SuccessfulLocalLogin"},
+		"customAlerts": {"value": [{"type": "LocalUserNotAllowed", "allow": ["admin"]}]}}`)
+	cfg, probs, err := twinconfig.Decode(doc)
+	if err != nil || len(probs) != 0 {
+		t.Fatalf("%v %v", probs, err)
+	}
+	h := newHarness(t, Options{})
+	if err := h.s.ApplyTwin(cfg); err != nil {
+		t.Fatal(err)
+	}
+	out := h.feed(login(event.LoginSuccess, "eve", "192.0.2.1"))
+	if len(alertsOf(out, RuleSuccessfulLocalLogin)) != 0 || len(alertsOf(out, "Custom_LocalUserNotAllowed")) != 1 {
+		t.Fatalf("%+v", alertsOf(out, ""))
+	}
+	// Well-formed for the twin, refused by detect: an unknown custom type.
+	bad, probs, _ := twinconfig.Decode([]byte(`{"customAlerts": {"value": [{"type": "ProcessAllowedMaybe", "allow": ["x"]}]}}`))
+	if len(probs) != 0 {
+		t.Fatal(probs)
+	}
+	if err := h.s.ApplyTwin(bad); err == nil {
+		t.Fatal("accepted")
+	}
+	out = h.feed(login(event.LoginSuccess, "mallory", "192.0.2.1"))
+	if len(alertsOf(out, "Custom_LocalUserNotAllowed")) != 1 || len(alertsOf(out, RuleSuccessfulLocalLogin)) != 0 {
+		t.Errorf("the last good configuration was not kept: %+v", alertsOf(out, ""))
+	}
+	found := false
+	for _, ev := range out {
+		if ev.Name == event.ConfigurationError && ev.Payload[0].(*event.ConfigurationErrorPayload).ConfigurationName == KeyCustomAlerts {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no ConfigurationError for customAlerts")
 	}
 }
