@@ -82,6 +82,8 @@ type customRule struct {
 	nets    []netip.Prefix
 	lo, hi  int
 	window  time.Duration
+	exact   map[string]bool // names without glob characters
+	globs   []string        // the others
 	start   time.Time
 	count   int
 	trigger []string
@@ -133,6 +135,14 @@ func compileCustom(in []CustomAlert) ([]*customRule, error) {
 						continue
 					}
 					r.names = append(r.names, v)
+					if strings.ContainsAny(v, "*?[\\") {
+						r.globs = append(r.globs, v)
+					} else {
+						if r.exact == nil {
+							r.exact = map[string]bool{}
+						}
+						r.exact[v] = true
+					}
 				}
 			}
 			if !ok {
@@ -288,7 +298,10 @@ func (r *customRule) why() string {
 // listed reports whether an executable matches the rule's names.
 func (r *customRule) listed(exe string) bool {
 	base := path.Base(exe)
-	for _, n := range r.names {
+	if r.exact[base] || r.exact[exe] {
+		return true
+	}
+	for _, n := range r.globs {
 		target := base
 		if strings.Contains(n, "/") {
 			target = exe

@@ -149,7 +149,25 @@ type cmd struct {
 	tool  string   // normalised name of the executable
 	tool0 string   // normalised name of argv[0]
 	lower string   // lower-cased command line
-	args  []string // command line split on spaces
+	args  []string // command line split on spaces (see argv)
+	split bool
+}
+
+// rest returns the arguments after argv[0].
+func (c *cmd) rest() []string {
+	a := c.argv()
+	if len(a) < 2 {
+		return nil
+	}
+	return a[1:]
+}
+
+// argv splits the command line on first use.
+func (c *cmd) argv() []string {
+	if !c.split {
+		c.args, c.split = strings.Fields(c.p.CommandLine), true
+	}
+	return c.args
 }
 
 func (c *cmd) is(names ...string) bool {
@@ -163,7 +181,7 @@ func (c *cmd) is(names ...string) bool {
 
 // hasArg reports whether one of the arguments (after argv[0]) is a.
 func (c *cmd) hasArg(as ...string) bool {
-	for _, x := range c.args[min(1, len(c.args)):] {
+	for _, x := range c.rest() {
 		for _, a := range as {
 			if x == a {
 				return true
@@ -184,10 +202,11 @@ func (c *cmd) contains(subs ...string) bool {
 
 func (r *procRules) process(env *Env, p *event.ProcessCreatePayload) {
 	c := cmd{p: p, tool: toolName(base(p.Executable)), lower: strings.ToLower(p.CommandLine)}
-	c.args = strings.Fields(p.CommandLine)
-	if len(c.args) > 0 {
-		c.tool0 = toolName(base(c.args[0]))
+	first := strings.TrimLeft(p.CommandLine, " \t")
+	if i := strings.IndexAny(first, " \t"); i >= 0 {
+		first = first[:i]
 	}
+	c.tool0 = toolName(base(first))
 	if c.tool == "" {
 		c.tool = toolName(p.ExtraDetails[keyComm])
 	}
@@ -416,7 +435,7 @@ func firstIn(s string, words []string) string {
 // netcatExec returns the execution option of a netcat or socat command.
 func netcatExec(c *cmd) string {
 	if c.is("nc") {
-		for _, a := range c.args[min(1, len(c.args)):] {
+		for _, a := range c.rest() {
 			switch {
 			case a == "-e" || a == "-c" || a == "--exec" || a == "--sh-exec" || a == "--lua-exec":
 				return a
@@ -428,7 +447,7 @@ func netcatExec(c *cmd) string {
 		}
 	}
 	if c.is("socat") {
-		for _, a := range c.args[min(1, len(c.args)):] {
+		for _, a := range c.rest() {
 			l := strings.ToLower(a)
 			if strings.HasPrefix(l, "exec:") || strings.HasPrefix(l, "system:") || strings.Contains(l, ",exec:") {
 				return a
@@ -474,7 +493,7 @@ func runsDownload(lower string) bool { return firstIn(lower, runSigns) != "" }
 
 // downloadPath returns the absolute output path of a curl or wget command.
 func downloadPath(c *cmd) string {
-	a := c.args
+	a := c.argv()
 	for i := 1; i < len(a); i++ {
 		x := a[i]
 		var v string
@@ -499,8 +518,8 @@ func downloadPath(c *cmd) string {
 // for a shell or interpreter, its script argument.
 func runCandidates(c *cmd) []string {
 	out := []string{c.p.Executable}
-	if (isShell(c.tool) || c.is("python", "perl", "ruby", "php", "node", "busybox")) && len(c.args) > 1 {
-		for _, a := range c.args[1:] {
+	if (isShell(c.tool) || c.is("python", "perl", "ruby", "php", "node", "busybox")) && len(c.argv()) > 1 {
+		for _, a := range c.rest() {
 			if !strings.HasPrefix(a, "-") {
 				out = append(out, a)
 				break
@@ -523,14 +542,14 @@ var firewallUnits = map[string]bool{"firewalld": true, "ufw": true, "iptables": 
 // verbs to one of units.
 func unitVerb(c *cmd, units map[string]bool, verbs ...string) string {
 	if c.is("systemctl") && c.hasArg(verbs...) {
-		for _, a := range c.args[1:] {
+		for _, a := range c.rest() {
 			if units[strings.TrimSuffix(a, ".service")] {
-				return "systemctl " + strings.Join(c.args[1:], " ")
+				return "systemctl " + strings.Join(c.rest(), " ")
 			}
 		}
 	}
-	if c.is("service") && len(c.args) >= 3 && units[c.args[1]] && c.args[2] == "stop" {
-		return "service " + c.args[1] + " stop"
+	if c.is("service") && len(c.argv()) >= 3 && units[c.argv()[1]] && c.argv()[2] == "stop" {
+		return "service " + c.argv()[1] + " stop"
 	}
 	return ""
 }
@@ -545,7 +564,7 @@ func disablesFirewall(c *cmd) string {
 		return s + " stops the firewall"
 	}
 	if c.is("iptables") {
-		a := c.args
+		a := c.argv()
 		for i := 1; i < len(a); i++ {
 			next := ""
 			if i+1 < len(a) {
@@ -573,11 +592,11 @@ var auditdUnit = map[string]bool{"auditd": true}
 
 func disablesAuditd(env *Env, c *cmd) string {
 	if c.is("auditctl") {
-		for i := 1; i < len(c.args); i++ {
-			if c.args[i] == "-D" {
+		for i := 1; i < len(c.argv()); i++ {
+			if c.argv()[i] == "-D" {
 				return "auditctl -D deletes every audit rule"
 			}
-			if c.args[i] == "-e" && i+1 < len(c.args) && c.args[i+1] == "0" {
+			if c.argv()[i] == "-e" && i+1 < len(c.argv()) && c.argv()[i+1] == "0" {
 				return "auditctl -e 0 disables auditing"
 			}
 		}
@@ -589,7 +608,7 @@ func disablesAuditd(env *Env, c *cmd) string {
 		return "kills auditd"
 	}
 	if c.is("kill") {
-		for _, a := range c.args[1:] {
+		for _, a := range c.rest() {
 			if pid, err := strconv.Atoi(a); err == nil && pid > 0 {
 				if p, ok := env.Process(pid); ok && toolName(base(p.Executable)) == "auditd" {
 					return fmt.Sprintf("kills auditd (pid %d)", pid)
@@ -607,7 +626,7 @@ func historyFile(c *cmd) string {
 	if c.is("mv") {
 		return ""
 	}
-	for _, a := range c.args[1:] {
+	for _, a := range c.rest() {
 		if strings.HasSuffix(a, "_history") && !strings.HasPrefix(a, "-") {
 			if c.is("ln", "cp") && !c.hasArg("/dev/null") {
 				return ""
@@ -625,7 +644,7 @@ func systemLog(c *cmd) string {
 	if c.is("cp") && !c.hasArg("/dev/null") {
 		return ""
 	}
-	for _, a := range c.args[1:] {
+	for _, a := range c.rest() {
 		if strings.HasPrefix(a, "-") {
 			continue
 		}
@@ -651,7 +670,7 @@ func portForwarding(c *cmd) string {
 		return "a tunnel tool"
 	case c.is("ssh"):
 		fwd, host := "", ""
-		a := c.args
+		a := c.argv()
 		for i := 1; i < len(a) && host == ""; i++ {
 			x := a[i]
 			if !strings.HasPrefix(x, "-") || x == "-" {
@@ -707,7 +726,7 @@ func isLoopbackHost(h string) bool {
 }
 
 func dockerTCPHost(c *cmd) string {
-	a := c.args
+	a := c.argv()
 	for i := 1; i < len(a); i++ {
 		v := ""
 		switch {

@@ -60,6 +60,8 @@ func Corpus() []event.Event {
 		pc(112, 500, "/bin/sh", "sh", nx("ContainerId", cid, "ModuleName", "tempSensor", "ParentComm", "runc:[2:INIT]")),
 		pc(113, 114, "/usr/bin/dash", "sh -c id", nx("ParentExecutable", "/usr/sbin/nginx")),
 		pc(114, 1, "", "", nil),
+		pc(116, 101, "/usr/bin/rm", "", nx()),
+		pc(117, 101, "/usr/sbin/iptables", "iptables -P", nx()),
 		pc(0, 0, "/usr/bin/true", "true", event.ExtraDetails{"HitCount": "3"}),
 		pc(115, 101, "/usr/bin/printf", `printf \x7fELF\x02\x01\x01 "quoted" <tag> & ü`+"\t\n", nx("CommandLineTruncated", "true")),
 		event.Must(event.ProcessTerminate, t, &event.ProcessTerminatePayload{Executable: "/usr/bin/ls", ProcessID: 102, ExitStatus: 0}),
