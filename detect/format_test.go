@@ -2,10 +2,13 @@ package detect
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 func TestFormatLineAndTable(t *testing.T) {
@@ -52,5 +55,34 @@ func TestFormatLineAndTable(t *testing.T) {
 	}
 	if _, err := ReadRows(strings.NewReader("{not json")); err == nil {
 		t.Error("bad JSON accepted")
+	}
+}
+
+func TestPrintStageAndNewFromTwin(t *testing.T) {
+	if _, probs, err := twinconfig.Decode([]byte(`{"detectionRuleSeverities": {"value": "IoT_CryptoMiner=nope"}}`)); err == nil && len(probs) == 0 {
+		t.Fatal("twinconfig accepted a bad severity")
+	}
+	cfg, _, _ := twinconfig.Decode([]byte(`{"detectionRulesDisabled": {"value": "IoT_NoSuchRule"}}`))
+	s, err := NewFromTwin(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	ps := PrintStage(&buf)
+	var out []event.Event
+	ev := proc("/tmp/xmrig", "/tmp/xmrig -o stratum+tcp://198.51.100.7:3333")
+	_ = s.Process(context.Background(), &ev, func(x event.Event) { out = append(out, x) })
+	names := []string{}
+	for i := range out {
+		names = append(names, out[i].Name)
+		if err := ps.Process(context.Background(), &out[i], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(out) != 2 || out[0].Name != event.ConfigurationError || out[1].Name != event.SecurityAlert {
+		t.Fatalf("events %v: want the ConfigurationError of the bad twin and the miner alert (rules running)", names)
+	}
+	if got := buf.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "ALERT High IoT_CryptoMiner") {
+		t.Errorf("printed %q", got)
 	}
 }

@@ -89,16 +89,6 @@ func (l *lru[K, V]) remove(k K) {
 
 func (l *lru[K, V]) len() int { return len(l.m) }
 
-// each calls f for every entry, most recently used first, until f returns
-// false. f must not change l.
-func (l *lru[K, V]) each(f func(k K, v V) bool) {
-	for n := l.head; n != nil; n = n.next {
-		if !f(n.key, n.val) {
-			return
-		}
-	}
-}
-
 func (l *lru[K, V]) toFront(n *lruNode[K, V]) {
 	if l.head == n {
 		return

@@ -22,7 +22,6 @@ type snapshot struct {
 	items   []event.Item
 	arrived time.Time
 	pending bool
-	empty   bool
 }
 
 // add takes one part. When the part starts a new snapshot while the
