@@ -96,11 +96,7 @@ func (e *Env) Now() time.Time { return e.now }
 
 // Process returns what the process table knows of pid.
 func (e *Env) Process(pid int) (Process, bool) {
-	p, ok := e.s.procs.get(pid)
-	if !ok {
-		return Process{}, false
-	}
-	return *p, true
+	return e.s.procs.get(pid)
 }
 
 // Ancestors returns up to n ancestors of pid known to the process table,
@@ -114,7 +110,7 @@ func (e *Env) Ancestors(pid, n int) []Process {
 		}
 		p, ok = e.s.procs.get(p.PPID)
 		if ok {
-			out = append(out, *p)
+			out = append(out, p)
 		}
 	}
 	return out

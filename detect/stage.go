@@ -103,6 +103,7 @@ type Stage struct {
 	recs      map[string]map[string]*recState
 	pending   []event.Event
 	stats     Stats
+	env       Env
 }
 
 type ruleState struct {
@@ -262,10 +263,13 @@ func (s *Stage) analyze(ev *event.Event) []event.Event {
 	if ev.Name == event.ProcessCreate {
 		s.trackCreate(ev, now)
 	}
-	env := Env{s: s, now: now, ev: ev}
+	// One Env, reused under s.mu: no allocation per event.
+	env := &s.env
+	*env = Env{s: s, now: now, ev: ev}
 	for _, a := range s.analyzers {
-		a.Analyze(&env, ev)
+		a.Analyze(env, ev)
 	}
+	env.ev = nil
 	if ev.Name == event.ProcessTerminate {
 		for _, it := range ev.Payload {
 			if p, ok := it.(*event.ProcessTerminatePayload); ok && p.ProcessID > 0 {
@@ -292,7 +296,7 @@ func (s *Stage) trackCreate(ev *event.Event, now time.Time) {
 			continue
 		}
 		x := p.ExtraDetails
-		s.procs.add(&Process{PID: p.ProcessID, PPID: p.ParentProcessID, Executable: p.Executable, CommandLine: p.CommandLine,
+		s.procs.add(Process{PID: p.ProcessID, PPID: p.ParentProcessID, Executable: p.Executable, CommandLine: p.CommandLine,
 			UserID: p.UserID, UserName: p.UserName, ContainerID: x[keyContainerID], ModuleName: x[keyModuleName], Start: now})
 	}
 }

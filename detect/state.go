@@ -23,16 +23,16 @@ type Process struct {
 // evicted (and counted): a process that never terminates (or whose
 // ProcessTerminate was lost) cannot grow it.
 type procTable struct {
-	t *lru[int, *Process]
+	t *lru[int, Process]
 }
 
-func newProcTable(n int) *procTable { return &procTable{t: newLRU[int, *Process](n)} }
+func newProcTable(n int) *procTable { return &procTable{t: newLRU[int, Process](n)} }
 
-func (p *procTable) add(pr *Process) { p.t.put(pr.PID, pr) }
+func (p *procTable) add(pr Process) { p.t.put(pr.PID, pr) }
 
 func (p *procTable) remove(pid int) { p.t.remove(pid) }
 
-func (p *procTable) get(pid int) (*Process, bool) { return p.t.peek(pid) }
+func (p *procTable) get(pid int) (Process, bool) { return p.t.peek(pid) }
 
 // Window counts timestamped hits per entity over a sliding window, in
 // bounded memory: at most MaxEntities entities (least recently hit evicted,
