@@ -79,6 +79,7 @@ type Stats struct {
 	Evictions       int64 // entries evicted from the bounded tables (process table, deduplication)
 	Processes       int   // processes in the table now
 	ConfigErrors    int64 // configurations refused
+	Undeclared      int64 // alerts and findings of rules no analyzer declared (an analyzer bug)
 }
 
 // Stage runs Analyzers on every event as a processing stage of the engine
@@ -319,11 +320,23 @@ func (s *Stage) Tick() []event.Event {
 func (s *Stage) Run(ctx context.Context, sink collector.Sink) error {
 	t := time.NewTicker(s.opts.TickInterval)
 	defer t.Stop()
+	var last Stats
+	lastLog := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		}
+		if time.Since(lastLog) >= time.Minute {
+			// Alerts lost to the rate limit and table evictions are
+			// reported, at most once a minute.
+			st := s.Stats()
+			if st.RateLimited > last.RateLimited || st.Evictions > last.Evictions || st.FindingsDropped > last.FindingsDropped {
+				s.log.Warn("detect: alerts rate-limited or state evicted", "rateLimited", st.RateLimited-last.RateLimited,
+					"evictions", st.Evictions-last.Evictions, "findingsDropped", st.FindingsDropped-last.FindingsDropped)
+			}
+			last, lastLog = st, time.Now()
 		}
 		if evs := s.Tick(); len(evs) > 0 {
 			if err := sink.Emit(ctx, evs...); err != nil {
@@ -340,8 +353,10 @@ func (s *Stage) Run(ctx context.Context, sink collector.Sink) error {
 func (s *Stage) alert(env *Env, id, entity string, a *event.SecurityAlertPayload) {
 	r, ok := s.rules[id]
 	if !ok || r.Kind != KindAlert {
-		s.log.Warn("detect: alert of an undeclared rule dropped", "rule", id)
-		s.stats.Disabled++
+		s.stats.Undeclared++
+		if s.stats.Undeclared == 1 || s.stats.Undeclared%1000 == 0 {
+			s.log.Warn("detect: alert of an undeclared rule dropped", "rule", id, "dropped", s.stats.Undeclared)
+		}
 		return
 	}
 	if !r.enabled {
@@ -402,7 +417,10 @@ func (s *Stage) alert(env *Env, id, entity string, a *event.SecurityAlertPayload
 func (s *Stage) recommend(env *Env, id string, findings []Finding) {
 	r, ok := s.rules[id]
 	if !ok || r.Kind != KindRecommendation {
-		s.log.Warn("detect: recommendation of an undeclared rule dropped", "rule", id)
+		s.stats.Undeclared++
+		if s.stats.Undeclared == 1 || s.stats.Undeclared%1000 == 0 {
+			s.log.Warn("detect: recommendation of an undeclared rule dropped", "rule", id, "dropped", s.stats.Undeclared)
+		}
 		return
 	}
 	if !r.enabled {
