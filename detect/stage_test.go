@@ -3,7 +3,9 @@ package detect
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,5 +237,55 @@ func TestApplyTwin(t *testing.T) {
 	}
 	if !found {
 		t.Error("no ConfigurationError for customAlerts")
+	}
+}
+
+type sinkRec struct {
+	mu  sync.Mutex
+	evs []event.Event
+}
+
+func (r *sinkRec) Emit(_ context.Context, evs ...event.Event) error {
+	r.mu.Lock()
+	r.evs = append(r.evs, evs...)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *sinkRec) names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, ev := range r.evs {
+		out = append(out, ev.Name)
+	}
+	return out
+}
+
+// TestRun: the runner ticks (a split snapshot is evaluated, a refused
+// configuration is reported) and returns nil when its context ends.
+func TestRun(t *testing.T) {
+	s, err := New(Options{TickInterval: 5 * time.Millisecond, Logger: slog.New(slog.DiscardHandler), Builtin: BuiltinOptions{SnapshotSettle: time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &sinkRec{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rec) }()
+	ev := snap(event.ListeningPorts, time.Now(), listen("TCP", "0.0.0.0", "8888", "/usr/bin/nc"))
+	_ = s.Process(context.Background(), &ev, func(event.Event) {})
+	_ = s.Configure(Config{Disabled: []string{"nope"}})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && len(rec.names()) < 2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run returned %v", err)
+	}
+	got := strings.Join(rec.names(), ",")
+	if !strings.Contains(got, event.SecurityRecommendation) || !strings.Contains(got, event.ConfigurationError) {
+		t.Errorf("sink got %s", got)
 	}
 }
