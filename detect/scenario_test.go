@@ -36,6 +36,7 @@ type seen struct {
 type timedAlert struct {
 	at time.Time
 	a  *event.SecurityAlertPayload
+	ev event.Event
 }
 
 func (s *seen) stage() stage.Stage {
@@ -45,7 +46,7 @@ func (s *seen) stage() stage.Stage {
 			s.mu.Lock()
 			for _, it := range ev.Payload {
 				if a, ok := it.(*event.SecurityAlertPayload); ok {
-					s.alerts = append(s.alerts, timedAlert{now, a})
+					s.alerts = append(s.alerts, timedAlert{now, a, *ev})
 				}
 			}
 			s.mu.Unlock()
@@ -204,6 +205,17 @@ func TestScenarios(t *testing.T) {
 				float64(lat[len(lat)/2].Microseconds())/1000, float64(lat[len(lat)-1].Microseconds())/1000, len(lat), other)
 		}
 		if err := os.WriteFile(out, []byte(s), 0o644); err != nil {
+			t.Error(err)
+		}
+		// The alerts as messages, for docs and "edgesec alerts".
+		var msgs []byte
+		rec.mu.Lock()
+		for _, x := range rec.alerts {
+			env := event.Envelope{AgentVersion: "scenario", AgentID: "2f1ae4a0-6c1b-4f57-9a58-0d3f1c9e7b21", Events: []event.Event{x.ev}}
+			msgs = append(env.AppendJSON(msgs), '\n')
+		}
+		rec.mu.Unlock()
+		if err := os.WriteFile(out+".messages.json", msgs, 0o644); err != nil {
 			t.Error(err)
 		}
 	}
