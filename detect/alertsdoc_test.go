@@ -109,17 +109,15 @@ scenario corpus, ` + "`go test -run TestScenarios ./detect/`" + `) reached the e
 ` + "```" + `
 
 ` + "`edgesec alerts FILE|-`" + ` (messages as the file transport or an MQTT subscriber writes them; ` + "`--json`" + ` for JSON lines)
-shows a stream of them as a table; the reference module prints one line per alert with ` + "`detect.FormatLine`" + `:
+shows a stream of them as a table (` + "`$T`" + ` stands for the test's temporary directory); ` + "`detect.FormatLine`" + ` renders
+one line per alert or recommendation (see the package example):
 
 ` + "```" + `
 TIME (UTC)           KIND   SEVERITY  STATE  ID                            ENTITY                    DETAILS
-2026-12-06 13:38:10  alert  High      -      IoT_CryptoMiner               pid 20151 root            /tmp/t/cpuminer-multi names the crypto miner or mining proto…
 2026-12-06 13:38:10  alert  High      -      IoT_ReverseShell              pid 20156 root 127.0.0.1  /usr/bin/timeout: redirects a shell to /dev/tcp/127.0.0.1/9
+2026-12-06 13:38:10  alert  High      -      ES_NetcatRemoteCodeExecution  pid 20162 root            $T/nc was started with -e: whoe…
 2026-12-06 13:38:10  alert  High      -      IoT_DisableFirewall           pid 20163 root            /usr/sbin/xtables-nft-multi: sets the INPUT policy to ACCEPT
 2026-12-06 13:38:11  alert  Medium    -      IoT_RemovalOfSystemLogs       pid 20181 root            /usr/bin/rm removes or truncates the system log /var/log/ed…
-2026-12-06 13:40:02  recommendation  Medium  Active  IoT_OpenPorts  TCP 0.0.0.0:8888  /usr/bin/nc.openbsd (pid 812, user root) listens on TCP 0.0.0.0:8888
-
-2026-12-06T13:38:10.412Z ALERT High IoT_ReverseShell "Reverse shells": /usr/bin/timeout: redirects a shell to /dev/tcp/127.0.0.1/9 [pid 20156 user root remote 127.0.0.1]
 ` + "```" + `
 
 `
