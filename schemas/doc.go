@@ -9,7 +9,8 @@
 //     (MIT) and source note. asc/schemas/messageRoot.json is the entry point.
 //   - edgesec/: schemas in the same style for edgesec's extension events
 //     (ContainerInventory, ContainerActivity, DeploymentRecommendation,
-//     Heartbeat) and edgesec/edgesecMessageRoot.json, the same envelope
+//     Heartbeat, SecurityAlert, SecurityRecommendation) and
+//     edgesec/edgesecMessageRoot.json, the same envelope
 //     accepting the ASC events or the extension events. The edgesec schemas
 //     refer to the ASC ones by relative paths ("../asc/schemas/…"), so the
 //     tree can be copied to disk as is and used by any draft-07 validator.

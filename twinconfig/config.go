@@ -104,6 +104,10 @@ type Config struct {
 	// as comma-separated RULE=severity pairs, e.g. "EDGE026=high"
 	// (deploymentRuleSeverities, extension, default "").
 	DeploymentRuleSeverities string
+	// Detection configures the on-device analysis (detectionRulesDisabled,
+	// detectionRuleSeverities, detectionSuppressions, customAlerts;
+	// extensions, default empty).
+	Detection Detection
 	// Version is the twin $version the configuration was decoded from;
 	// 0 for a local or default configuration.
 	Version int64
@@ -192,7 +196,8 @@ func (c Config) SameSettings(o Config) bool {
 		c.HubResourceID != o.HubResourceID ||
 		c.DeploymentManifestPath != o.DeploymentManifestPath ||
 		c.DeploymentRulesDisabled != o.DeploymentRulesDisabled ||
-		c.DeploymentRuleSeverities != o.DeploymentRuleSeverities {
+		c.DeploymentRuleSeverities != o.DeploymentRuleSeverities ||
+		c.Detection != o.Detection {
 		return false
 	}
 	pc, po := c.Priorities, o.Priorities

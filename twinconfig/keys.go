@@ -70,6 +70,8 @@ func (k *keySpec) text(c Config) string {
 		return strconv.Itoa(v)
 	case bool:
 		return strconv.FormatBool(v)
+	case json.RawMessage:
+		return string(v)
 	default:
 		return fmt.Sprint(v)
 	}
@@ -181,6 +183,7 @@ func buildKeyTable() []keySpec {
 		k.info.Extension = true
 		t = append(t, k)
 	}
+	t = append(t, detectionKeys()...)
 	return t
 }
 

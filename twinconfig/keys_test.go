@@ -59,6 +59,20 @@ func keyCases() []keyCase {
 			check: func(t *testing.T, c Config) {
 				require.Equal(t, "EDGE026=high, EDGE010=Medium", c.DeploymentRuleSeverities)
 			}},
+		{key: "detectionRulesDisabled", good: `"IoT_OpenPorts, IoT_SuccessfulLocalLogin"`, bad: `"IoT_OpenPorts;rm"`,
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, "IoT_OpenPorts, IoT_SuccessfulLocalLogin", c.Detection.RulesDisabled)
+			}},
+		{key: "detectionRuleSeverities", good: `"IoT_FailedLocalLogin=low"`, bad: `"IoT_FailedLocalLogin=critical"`,
+			check: func(t *testing.T, c Config) { require.Equal(t, "IoT_FailedLocalLogin=low", c.Detection.RuleSeverities) }},
+		{key: "detectionSuppressions", good: `[{"rule": "IoT_SuccessfulLocalLogin", "user": "backup"}]`, bad: `{"rule": "x"}`,
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, `[{"rule":"IoT_SuccessfulLocalLogin","user":"backup"}]`, c.Detection.Suppressions)
+			}},
+		{key: "customAlerts", good: `[{"type": "FailedLocalLoginsNotInAllowedRange", "min": 0, "max": 2, "window": "PT5M"}]`, bad: `[1, 2]`,
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, `[{"max":2,"min":0,"type":"FailedLocalLoginsNotInAllowedRange","window":"PT5M"}]`, c.Detection.CustomAlerts)
+			}},
 		durationCase("heartbeatFrequency", `"PT1S"`, time.Second,
 			func(c Config) time.Duration { return c.HeartbeatFrequency }, `"PT0.5S"`),
 	}

@@ -2,6 +2,7 @@
 //
 //	edgesec lint [flags] FILE…|-   analyse IoT Edge deployment manifests
 //	edgesec rules [--format text|json]   list the rule catalogue
+//	edgesec alerts [--json] FILE|-       show the alerts and recommendations of security messages
 //	edgesec version
 //
 // See "edgesec lint -h" for the lint flags and exit codes. The command
@@ -26,6 +27,7 @@ const usage = `usage: edgesec <command> [arguments]
 commands:
   lint      analyse IoT Edge deployment manifests for security risks
   rules     list the rules of the manifest analysis
+  alerts    show the alerts and recommendations of a stream of security messages
   version   print the version
 
 Run "edgesec <command> -h" for the arguments of a command.
@@ -42,6 +44,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return lint(args[1:], stdin, stdout, stderr)
 	case "rules":
 		return rules(args[1:], stdout, stderr)
+	case "alerts":
+		return alerts(args[1:], stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "edgesec %s\n", version)
 		return exitOK

@@ -38,6 +38,7 @@ func TestLightImportsStayLight(t *testing.T) {
 			"github.com/edgesec/edgesec/collector/users", "github.com/edgesec/edgesec/transport/file"}, nil},
 		{"the container model without an engine", []string{"github.com/edgesec/edgesec/collector/container"}, nil},
 		{"the manifest analyser", []string{"github.com/edgesec/edgesec/manifest"}, nil},
+		{"the on-device analysis", []string{"github.com/edgesec/edgesec/detect"}, nil},
 		{"the Moby engine", []string{"github.com/edgesec/edgesec/collector/container/moby"}, []string{"github.com/moby/moby/client", "github.com/containerd/errdefs"}},
 		{"the generic MQTT transport", []string{"github.com/edgesec/edgesec/transport/mqtt"}, []string{"github.com/eclipse/paho.mqtt.golang"}},
 		{"the outbox with its memory store", []string{"github.com/edgesec/edgesec/outbox", "github.com/edgesec/edgesec/transport/file"}, nil},

@@ -1,0 +1,5 @@
+package detect
+
+import "path"
+
+func pathMatch(pattern, name string) (bool, error) { return path.Match(pattern, name) }
