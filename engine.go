@@ -100,6 +100,12 @@ type Options struct {
 	// collectors' Emit, serialised; stages that implement stage.Runner are
 	// started and stopped with the engine.
 	Stages []stage.Stage
+	// UrgentEvents are event names that are packed and sent as soon as
+	// they are queued, whatever the message timers say (the High priority
+	// timer is 7 minutes by default). Nil means SecurityAlert: an alert is
+	// worth a message of its own. Events of priority Low wait for the Low
+	// timer all the same.
+	UrgentEvents []string
 	// StageEngineEvents makes the engine's own Operational and Diagnostic
 	// events (Heartbeat, statistics, ConfigurationError, Diagnostic) go
 	// through the stages too. By default they bypass them, so that a
@@ -127,6 +133,7 @@ type Engine struct {
 	heartbeat  *collector.Ticker
 
 	packNow     chan struct{} // signalled when a full message is queued
+	urgentNow   chan struct{} // signalled when an urgent event is queued
 	diagDropped atomic.Int64
 	diag        chan event.Event
 	cfgCh       chan struct{} // signalled when the Manager holds a new configuration
@@ -159,14 +166,15 @@ func New(o Options) *Engine {
 		cfg = o.Config.Clone()
 	}
 	e := &Engine{
-		opts:     o,
-		now:      o.Now,
-		cfg:      twinconfig.NewManager(cfg),
-		packNow:  make(chan struct{}, 1),
-		diag:     make(chan event.Event, 64),
-		cfgCh:    make(chan struct{}, 1),
-		healthCh: make(chan struct{}, 1),
-		stopped:  make(chan struct{}),
+		opts:      o,
+		now:       o.Now,
+		cfg:       twinconfig.NewManager(cfg),
+		packNow:   make(chan struct{}, 1),
+		urgentNow: make(chan struct{}, 1),
+		diag:      make(chan event.Event, 64),
+		cfgCh:     make(chan struct{}, 1),
+		healthCh:  make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
 	}
 	next := slog.DiscardHandler
 	if o.Logger != nil {
@@ -548,6 +556,8 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 			e.pack(event.Low, false)
 		case <-e.packNow:
 			e.pack(event.High, true)
+		case <-e.urgentNow:
+			e.pack(event.High, false)
 		case <-e.healthCh:
 			if first != nil && e.lastHeartbeat.IsZero() {
 				break // the first Heartbeat is still to come
@@ -607,15 +617,36 @@ func (e *Engine) add(evs ...event.Event) { e.addAfter(context.Background(), 0, e
 // addAfter is add for events that enter the stage chain at index from.
 func (e *Engine) addAfter(ctx context.Context, from int, evs ...event.Event) {
 	evs = e.chain.process(ctx, from, evs)
+	urgent := false
 	e.mu.Lock()
 	for _, ev := range evs {
 		e.agg.Add(ev)
+		urgent = urgent || e.isUrgent(ev.Name)
 	}
 	ready := e.agg.Ready()
 	e.mu.Unlock()
 	if ready {
 		e.signal()
 	}
+	if urgent {
+		select {
+		case e.urgentNow <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// isUrgent reports whether events named name are sent at once.
+func (e *Engine) isUrgent(name string) bool {
+	if e.opts.UrgentEvents == nil {
+		return name == event.SecurityAlert
+	}
+	for _, n := range e.opts.UrgentEvents {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) signalIfReady() {
@@ -645,13 +676,20 @@ func (e *Engine) drainDiag() {
 	}
 }
 
-// configureAggregator applies c to the aggregator when it follows the
-// configuration.
+// configureAggregator applies c to the aggregator and to the stages that
+// follow the configuration.
 func (e *Engine) configureAggregator(c twinconfig.Config) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if cf, ok := e.agg.(aggregate.Configurer); ok {
 		cf.Configure(e.settings(c))
+	}
+	e.mu.Unlock()
+	for _, s := range e.opts.Stages {
+		if cf, ok := s.(stage.Configurer); ok {
+			if err := cf.ApplyConfig(c); err != nil {
+				e.log.Warn("stage refused the configuration; keeping its previous settings", "stage", s.Name(), "err", err)
+			}
+		}
 	}
 }
 

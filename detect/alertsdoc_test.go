@@ -159,7 +159,7 @@ Twin keys (desired properties object, each wrapped as ` + "`{\"value\": …}`" +
 
 A configuration with an unknown rule id, a bad severity or a bad suppression is refused as a whole with a
 ConfigurationError; the previous one stays in force. In code: ` + "`detect.Options.Config`" + `, ` + "`Stage.Configure`" + `,
-` + "`Stage.ApplyTwin`" + `, and ` + "`detect.BuiltinOptions`" + ` (allowed ports, trusted images, extra service names, brute force
+` + "`Stage.ApplyConfig`" + `, and ` + "`detect.BuiltinOptions`" + ` (allowed ports, trusted images, extra service names, brute force
 thresholds). Every suppressed, deduplicated, rate-limited or disabled alert is counted in ` + "`Stage.Stats`" + `.
 `
 

@@ -216,11 +216,11 @@ func ConfigFromTwin(d twinconfig.Detection) (Config, error) {
 	return ParseConfig(d.RulesDisabled, d.RuleSeverities, d.Suppressions, d.CustomAlerts)
 }
 
-// ApplyTwin configures the Stage from the twin configuration's detection
+// ApplyConfig configures the Stage from the twin configuration's detection
 // keys: call it with every configuration the engine applies. A
 // configuration that does not parse or that Configure refuses leaves the
 // last good rules in place and emits a ConfigurationError event.
-func (s *Stage) ApplyTwin(c twinconfig.Config) error {
+func (s *Stage) ApplyConfig(c twinconfig.Config) error {
 	cfg, err := ConfigFromTwin(c.Detection)
 	if err != nil {
 		s.mu.Lock()

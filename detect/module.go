@@ -11,7 +11,7 @@ import (
 )
 
 // NewFromTwin returns a Stage configured from the twin configuration's
-// detection keys (see [Stage.ApplyTwin]); o.Config is ignored. A detection
+// detection keys (see [Stage.ApplyConfig]); o.Config is ignored. A detection
 // configuration that cannot be used does not stop the Stage: it starts
 // with every built-in rule on and no custom alert, and emits the
 // ConfigurationError with its first events. This is what the reference
@@ -22,7 +22,7 @@ func NewFromTwin(c twinconfig.Config, o Options) (*Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	_ = s.ApplyTwin(c) // a refusal is reported as a ConfigurationError event
+	_ = s.ApplyConfig(c) // a refusal is reported as a ConfigurationError event
 	return s, nil
 }
 

@@ -44,7 +44,7 @@ type Options struct {
 	Config Config
 	// Clock returns the current time; time.Now when nil. Tests inject one.
 	Clock func() time.Time
-	// Logger receives the Stage's own log lines; slog.Default() when nil.
+	// Logger receives the Stage's own log lines; nil discards them.
 	Logger *slog.Logger
 	// DedupWindow: an alert of the same rule about the same entity within
 	// it is not emitted again but counted in the next one (Count).
@@ -157,7 +157,7 @@ func New(opts Options) (*Stage, error) {
 		recs:  make(map[string]map[string]*recState),
 	}
 	if s.log == nil {
-		s.log = slog.Default()
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.clock == nil {
 		s.clock = time.Now

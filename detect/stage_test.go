@@ -202,7 +202,7 @@ func TestDuplicateRuleRefused(t *testing.T) {
 	}
 }
 
-func TestApplyTwin(t *testing.T) {
+func TestApplyConfig(t *testing.T) {
 	doc := []byte(`{"detectionRulesDisabled": {"value": "IoT_SuccessfulLocalLogin"},
 		"customAlerts": {"value": [{"type": "LocalUserNotAllowed", "allow": ["admin"]}]}}`)
 	cfg, probs, err := twinconfig.Decode(doc)
@@ -210,7 +210,7 @@ func TestApplyTwin(t *testing.T) {
 		t.Fatalf("%v %v", probs, err)
 	}
 	h := newHarness(t, Options{})
-	if err := h.s.ApplyTwin(cfg); err != nil {
+	if err := h.s.ApplyConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
 	out := h.feed(login(event.LoginSuccess, "eve", "192.0.2.1"))
@@ -222,7 +222,7 @@ func TestApplyTwin(t *testing.T) {
 	if len(probs) != 0 {
 		t.Fatal(probs)
 	}
-	if err := h.s.ApplyTwin(bad); err == nil {
+	if err := h.s.ApplyConfig(bad); err == nil {
 		t.Fatal("accepted")
 	}
 	out = h.feed(login(event.LoginSuccess, "mallory", "192.0.2.1"))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 // ErrDrop is returned by Process to drop the event it was given. The engine
@@ -127,4 +128,15 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Configurer is implemented by stages that follow the live configuration
+// (the detect stage reads its rule settings from the twin). The engine calls
+// ApplyConfig with the configuration in effect before the first event
+// reaches the stage and after every change, from the engine loop, never
+// concurrently with itself (Process may run at the same time). An error is
+// logged; the stage keeps its previous settings and reports the problem
+// itself (as a ConfigurationError event) when it wants it sent.
+type Configurer interface {
+	ApplyConfig(c twinconfig.Config) error
 }
