@@ -3,6 +3,7 @@
 //	edgesec lint [flags] FILE…|-   analyse IoT Edge deployment manifests
 //	edgesec rules [--format text|json]   list the rule catalogue
 //	edgesec alerts [--json] FILE|-       show the alerts and recommendations of security messages
+//	edgesec alerts --mqtt URL            the same, live from the MQTT broker the module publishes to
 //	edgesec version
 //
 // See "edgesec lint -h" for the lint flags and exit codes. The command
