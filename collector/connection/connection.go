@@ -182,10 +182,11 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 
 func (c *Collector) onFallback(t sockdiag.Table, err error) {
 	c.fallback.Store(true)
-	c.log.Warn("connection: netlink sock_diag is not usable, reading /proc/net instead (slower; no socket cookies)",
+	// reportFallbacks reports it (the warning and the one Diagnostic event).
+	c.log.Debug("connection: netlink sock_diag is not usable, reading /proc/net instead (slower; no socket cookies)",
 		slog.String("table", t.String()), slog.Any("error", err))
 	c.mu.Lock()
-	c.fallbacks = append(c.fallbacks, err)
+	c.fallbacks = append(c.fallbacks, fmt.Errorf("connection: netlink sock_diag (%s) is not usable, reading /proc/net instead (slower; no socket cookies): %w", t, err))
 	c.mu.Unlock()
 }
 

@@ -207,7 +207,8 @@ func (c *Collector) report(ctx context.Context, sink collector.Sink, key string,
 		c.log.Debug("login: still failing", slog.String("what", key), slog.Any("error", err))
 		return
 	}
-	c.log.Warn("login: problem worked around", slog.String("what", key), slog.Any("error", err))
+	// The report is the warning (and the one Diagnostic event).
+	c.log.Debug("login: problem worked around", slog.String("what", key), slog.Any("error", err))
 	collector.ReportError(ctx, sink, event.Login, err)
 }
 
