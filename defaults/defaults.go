@@ -62,6 +62,15 @@ func Add(eng *edgesec.Engine, o Options) (release func()) {
 		log = eng.Logger()
 	}
 	named := func(name string) *slog.Logger { return log.With("collector", name) }
+	// Collectors that take their logger from the Sink (collector.Logger)
+	// get none here unless Options.Logger says otherwise: the engine's Sink
+	// gives them its logger, tagged with their name.
+	sinkOr := func(name string) *slog.Logger {
+		if o.Logger == nil {
+			return nil
+		}
+		return named(name)
+	}
 	root := o.HostRoot
 	every := eng.SnapshotFrequency
 
@@ -104,8 +113,8 @@ func Add(eng *edgesec.Engine, o Options) (release func()) {
 
 	// Host activity, triggered.
 	eng.AddCollector(process.New(process.Options{HostRoot: root, Logger: named(event.ProcessCreate), Resolver: containers}))
-	eng.AddCollector(connection.New(connection.Options{HostRoot: root, Logger: named(event.ConnectionCreate), Containers: containers}))
-	lo := login.Options{HostRoot: root, Logger: named(event.Login)}
+	eng.AddCollector(connection.New(connection.Options{HostRoot: root, Logger: sinkOr(event.ConnectionCreate), Containers: containers}))
+	lo := login.Options{HostRoot: root, Logger: sinkOr(event.Login)}
 	if o.StateDir != "" {
 		lo.StateDir = filepath.Join(o.StateDir, "login")
 	}
