@@ -38,7 +38,6 @@ import (
 
 	"github.com/edgesec/edgesec"
 	"github.com/edgesec/edgesec/defaults"
-	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/outbox"
 	"github.com/edgesec/edgesec/outbox/boltstore"
 	"github.com/edgesec/edgesec/transport"
@@ -261,19 +260,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.once && o.config != "" {
-		// A one-shot run reads the file once instead of watching it.
-		doc, err := os.ReadFile(o.config)
+		// A one-shot run has no second chance to read the file: a missing
+		// or unreadable one is an error, not a ConfigurationError event.
+		f, err := os.Open(o.config)
 		if err != nil {
 			log.Error("cannot read configuration", "err", err)
 			return 1
 		}
-		var evs []event.Event
-		cfg, _, evs = twinconfig.NewManager(cfg).Apply(doc, time.Now())
-		for _, ev := range evs {
-			for _, it := range ev.Payload {
-				log.Warn("configuration problem", "problem", string(it.AppendJSON(nil)))
-			}
-		}
+		f.Close()
 	}
 	opts := edgesec.Options{
 		AgentVersion: version,
@@ -283,7 +277,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Config:       &cfg,
 		Logger:       log,
 	}
-	if o.config != "" && !o.once {
+	if o.config != "" {
+		// Watched by Run; read once by Once.
 		opts.ConfigSources = append(opts.ConfigSources, &twinconfig.FileSource{Path: o.config, Logger: log})
 	}
 	opts.ConfigSources = append(opts.ConfigSources, twin...)
