@@ -36,6 +36,7 @@ type diagOut struct {
 	// send queues ev without blocking and reports false when it could not.
 	send    func(ev event.Event) bool
 	now     func() time.Time
+	pid     int // ProcessID and ThreadID of the events; newDiagHandler sets it
 	dropped atomic.Int64
 }
 
@@ -61,7 +62,12 @@ type diagHandler struct {
 
 type diagAttr struct{ key, val string }
 
-func newDiagHandler(out *diagOut) *diagHandler { return &diagHandler{out: out} }
+func newDiagHandler(out *diagOut) *diagHandler {
+	if out.pid == 0 {
+		out.pid = os.Getpid()
+	}
+	return &diagHandler{out: out}
+}
 
 // Enabled implements slog.Handler.
 func (h *diagHandler) Enabled(_ context.Context, l slog.Level) bool {
@@ -99,11 +105,12 @@ func (h *diagHandler) Handle(ctx context.Context, r slog.Record) error {
 	if t.IsZero() {
 		t = h.out.now()
 	}
+	pid := h.out.pid
 	ev := event.Must(event.DiagnosticEvent, t, &event.DiagnosticPayload{
 		Severity:     severity(r.Level),
 		Message:      truncate(scrub(r.Message), diagMaxValue),
-		ProcessID:    os.Getpid(),
-		ThreadID:     os.Getpid(),
+		ProcessID:    pid,
+		ThreadID:     pid,
 		ExtraDetails: extra,
 	})
 	if !h.out.send(ev) {

@@ -2,6 +2,7 @@ package edgesec
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -177,4 +178,27 @@ func TestDiagHandlerOff(t *testing.T) {
 	require.False(t, h.Enabled(context.Background(), slog.LevelError))
 	slog.New(h).Error("e")
 	require.Empty(t, s.payloads(t))
+}
+
+// BenchmarkDiagHandler measures one warning turned into a Diagnostic event
+// (resolve, flatten, scrub, build the event), beside what a user's own
+// handler costs for the same record (slog's JSON handler to io.Discard).
+func BenchmarkDiagHandler(b *testing.B) {
+	warn := func(b *testing.B, l *slog.Logger) {
+		l = l.With("collector", "ProcessCreate").WithGroup("proc")
+		b.ReportAllocs()
+		for b.Loop() {
+			l.Warn("proc connector read", "err", "recvmsg: no buffer space available", "pid", 4242,
+				slog.Group("buf", "size", 212992, "forced", false))
+		}
+	}
+	b.Run("diagnostic", func(b *testing.B) {
+		var n int
+		o := &diagOut{level: slog.LevelWarn, on: func() bool { return true },
+			send: func(event.Event) bool { n++; return true }, now: time.Now}
+		warn(b, slog.New(newDiagHandler(o)))
+	})
+	b.Run("slog.JSONHandler", func(b *testing.B) {
+		warn(b, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	})
 }
