@@ -5,71 +5,184 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
+	"unicode/utf8"
 
 	"github.com/edgesec/edgesec/event"
 )
 
-// diagHandler passes records to the next handler and turns warnings and
-// errors into Diagnostic events (when Diagnostic is not Off). It never
-// blocks: when the engine is behind, Diagnostic events are dropped and
-// counted.
+// ExtraDiagnosticDropped is the ExtraDetails key of the
+// DroppedEventsStatistics Low item that counts the Diagnostic events
+// dropped since the previous report because the engine was behind.
+const ExtraDiagnosticDropped = "DiagnosticDroppedEvents"
+
+// Limits of one Diagnostic event built from a log record.
+const (
+	diagMaxAttrs = 16   // ExtraDetails entries taken from attributes
+	diagMaxValue = 1024 // bytes of a message or value
+	// diagOmittedKey counts the attributes beyond diagMaxAttrs.
+	diagOmittedKey = "omittedAttrs"
+)
+
+// diagOut is what every handler derived from one diagHandler shares: where
+// the events go and the drop counter.
+type diagOut struct {
+	level slog.Leveler
+	// on reports whether Diagnostic events are wanted (not Off).
+	on func() bool
+	// send queues ev without blocking and reports false when it could not.
+	send    func(ev event.Event) bool
+	now     func() time.Time
+	pid     int // ProcessID and ThreadID of the events; newDiagHandler sets it
+	dropped atomic.Int64
+}
+
+// diagHandler is a slog.Handler that turns each record at or above its
+// level into one Diagnostic event. It is standalone: the engine composes it
+// with the user's handler (slog.NewMultiHandler), so the user's handler
+// sees every record unchanged.
+//
+// Attributes are resolved (slog.LogValuer), flattened to dotted keys
+// (groups, WithGroup), scrubbed of credentials (sensitive keys are left
+// out, secrets inside values are replaced) and bounded (diagMaxAttrs
+// entries, diagMaxValue bytes each). Empty attributes and empty groups are
+// dropped. A record with a zero time gets the engine's clock: an event
+// always has a time.
+//
+// Handle never blocks: when the engine is behind, the event is dropped and
+// counted (ExtraDiagnosticDropped). It is safe for concurrent use.
 type diagHandler struct {
-	next    slog.Handler
-	e       *Engine
-	attrs   []slog.Attr
-	group   string
-	dropped *atomic.Int64
+	out    *diagOut
+	prefix string     // group prefix of the attributes of later calls, "G.H."
+	attrs  []diagAttr // from WithAttrs, resolved, prefixed and scrubbed
 }
 
-func (h *diagHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn || h.next.Enabled(ctx, l)
-}
+type diagAttr struct{ key, val string }
 
-func (h *diagHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelWarn && h.e.cfg.Current().Priority(event.DiagnosticEvent) != event.Off {
-		h.emit(r)
+func newDiagHandler(out *diagOut) *diagHandler {
+	if out.pid == 0 {
+		out.pid = os.Getpid()
 	}
-	if h.next.Enabled(ctx, r.Level) {
-		return h.next.Handle(ctx, r)
+	return &diagHandler{out: out}
+}
+
+// Enabled implements slog.Handler.
+func (h *diagHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= h.out.level.Level() && h.out.on()
+}
+
+// Handle implements slog.Handler.
+func (h *diagHandler) Handle(ctx context.Context, r slog.Record) error {
+	if !h.Enabled(ctx, r.Level) {
+		return nil
+	}
+	extra := make(event.ExtraDetails, min(len(h.attrs)+r.NumAttrs(), diagMaxAttrs))
+	omitted := 0
+	put := func(a diagAttr) {
+		if _, ok := extra[a.key]; !ok && len(extra) >= diagMaxAttrs {
+			omitted++
+			return
+		}
+		extra[a.key] = a.val
+	}
+	for _, a := range h.attrs {
+		put(a)
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		flatten(h.prefix, a, put)
+		return true
+	})
+	if omitted > 0 {
+		extra[diagOmittedKey] = strconv.Itoa(omitted)
+	}
+	if len(extra) == 0 {
+		extra = nil
+	}
+	t := r.Time
+	if t.IsZero() {
+		t = h.out.now()
+	}
+	pid := h.out.pid
+	ev := event.Must(event.DiagnosticEvent, t, &event.DiagnosticPayload{
+		Severity:     severity(r.Level),
+		Message:      truncate(scrub(r.Message), diagMaxValue),
+		ProcessID:    pid,
+		ThreadID:     pid,
+		ExtraDetails: extra,
+	})
+	if !h.out.send(ev) {
+		h.out.dropped.Add(1)
 	}
 	return nil
 }
 
-func (h *diagHandler) emit(r slog.Record) {
-	sev := event.DiagWarning
-	if r.Level >= slog.LevelError {
-		sev = event.DiagError
+// WithAttrs implements slog.Handler.
+func (h *diagHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	if len(as) == 0 {
+		return h
 	}
-	extra := make(map[string]string, r.NumAttrs()+len(h.attrs))
-	add := func(a slog.Attr) bool {
-		k := a.Key
-		if h.group != "" {
-			k = h.group + "." + k
+	c := *h
+	c.attrs = append([]diagAttr(nil), h.attrs...)
+	for _, a := range as {
+		flatten(h.prefix, a, func(d diagAttr) { c.attrs = append(c.attrs, d) })
+	}
+	return &c
+}
+
+// WithGroup implements slog.Handler.
+func (h *diagHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	c := *h
+	c.prefix = h.prefix + name + "."
+	return &c
+}
+
+// flatten resolves a and calls put for every leaf attribute in it, keyed
+// by its dotted path under prefix. Empty attributes and groups yield
+// nothing; a group with an empty key is inlined.
+func flatten(prefix string, a slog.Attr, put func(diagAttr)) {
+	a.Value = a.Value.Resolve()
+	if a.Equal(slog.Attr{}) {
+		return
+	}
+	if a.Value.Kind() == slog.KindGroup {
+		p := prefix
+		if a.Key != "" {
+			p = prefix + a.Key + "."
 		}
-		if len(extra) < 16 && !sensitive(k) {
-			extra[k] = truncate(scrub(a.Value.String()), 1024)
+		for _, g := range a.Value.Group() {
+			flatten(p, g, put)
 		}
-		return true
+		return
 	}
-	for _, a := range h.attrs {
-		add(a)
+	k := prefix + a.Key
+	if sensitive(k) {
+		return
 	}
-	r.Attrs(add)
-	ev := event.Must(event.DiagnosticEvent, r.Time, &event.DiagnosticPayload{
-		Severity:     sev,
-		Message:      truncate(scrub(r.Message), 1024),
-		ProcessID:    os.Getpid(),
-		ThreadID:     os.Getpid(),
-		ExtraDetails: extra,
-	})
-	select {
-	case h.e.diag <- ev:
+	var v string
+	if a.Value.Kind() == slog.KindTime {
+		v = a.Value.Time().UTC().Format(time.RFC3339Nano)
+	} else {
+		v = a.Value.String()
+	}
+	put(diagAttr{key: k, val: truncate(scrub(v), diagMaxValue)})
+}
+
+func severity(l slog.Level) string {
+	switch {
+	case l >= slog.LevelError:
+		return event.DiagError
+	case l >= slog.LevelWarn:
+		return event.DiagWarning
+	case l >= slog.LevelInfo:
+		return event.DiagInformation
 	default:
-		if h.dropped != nil {
-			h.dropped.Add(1)
-		}
+		return event.DiagDebug
 	}
 }
 
@@ -99,27 +212,22 @@ func scrub(s string) string {
 	return secretValue.ReplaceAllString(s, "<redacted>")
 }
 
+// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
 	return s[:n] + "…"
 }
 
-func (h *diagHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *h
-	c.next = h.next.WithAttrs(as)
-	c.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
-	return &c
-}
-
-func (h *diagHandler) WithGroup(name string) slog.Handler {
-	c := *h
-	c.next = h.next.WithGroup(name)
-	if c.group != "" {
-		c.group += "." + name
-	} else {
-		c.group = name
-	}
-	return &c
+// diagDroppedDelta returns the Diagnostic events dropped since the previous
+// call. Callers hold e.mu.
+func (e *Engine) diagDroppedDelta() int64 {
+	n := e.diagOut.dropped.Load()
+	d := n - e.diagLast
+	e.diagLast = n
+	return d
 }

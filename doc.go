@@ -38,8 +38,9 @@
 //
 // # Embedding
 //
-// A module author builds an Engine from a transport and collectors, and
-// runs it until its context is cancelled:
+// A module author builds an Engine from a transport and collectors (the
+// standard set of package defaults, and its own), and runs it until its
+// context is cancelled:
 //
 //	eng := edgesec.New(edgesec.Options{
 //		AgentVersion: "1.0.0",
@@ -47,13 +48,16 @@
 //		Transport:    file.New(os.Stdout),
 //		Logger:       logger,
 //	})
-//	eng.AddPoller(event.LocalUsers, users.New(users.Options{HostRoot: "/host"}))
+//	release := defaults.Add(eng, defaults.Options{HostRoot: "/host", StateDir: "/var/lib/mymodule"})
+//	defer release()
 //	eng.AddCollector(myModbusCollector) // a collector.Collector of your own
 //	err := eng.Run(ctx)                 // blocks; cancel ctx to flush and stop
 //
 // The engine runs every periodic collector once at start and then every
 // snapshotFrequency, stops collectors whose events are configured Off,
 // applies new configurations without restart, retries a failing transport
-// with backoff and jitter, turns its own warnings and errors into
-// Diagnostic events, and emits a Heartbeat.
+// with backoff and jitter, restarts a failed collector with backoff (unless
+// its error is collector.Permanent), turns its own and the collectors'
+// warnings and errors into Diagnostic events (one per log record; the
+// user's slog handler sees every record unchanged), and emits a Heartbeat.
 package edgesec

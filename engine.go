@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/edgesec/edgesec/aggregate"
@@ -132,12 +131,13 @@ type Engine struct {
 	collectors []*managed
 	heartbeat  *collector.Ticker
 
-	packNow     chan struct{} // signalled when a full message is queued
-	urgentNow   chan struct{} // signalled when an urgent event is queued
-	diagDropped atomic.Int64
-	diag        chan event.Event
-	cfgCh       chan struct{} // signalled when the Manager holds a new configuration
-	healthCh    chan struct{} // signalled when a collector's state worsens
+	packNow   chan struct{} // signalled when a full message is queued
+	urgentNow chan struct{} // signalled when an urgent event is queued
+	diagOut   *diagOut
+	diagLast  int64 // diagOut.dropped at the previous statistics report; guarded by mu
+	diag      chan event.Event
+	cfgCh     chan struct{} // signalled when the Manager holds a new configuration
+	healthCh  chan struct{} // signalled when a collector's state worsens
 	// lastHeartbeat is when the engine last emitted a Heartbeat itself
 	// (at the first message and on health changes); loop and Once only.
 	lastHeartbeat time.Time
@@ -176,11 +176,24 @@ func New(o Options) *Engine {
 		healthCh:  make(chan struct{}, 1),
 		stopped:   make(chan struct{}),
 	}
-	next := slog.DiscardHandler
-	if o.Logger != nil {
-		next = o.Logger.Handler()
+	e.diagOut = &diagOut{
+		level: slog.LevelWarn,
+		on:    func() bool { return e.cfg.Current().Priority(event.DiagnosticEvent) != event.Off },
+		send: func(ev event.Event) bool {
+			select {
+			case e.diag <- ev:
+				return true
+			default:
+				return false
+			}
+		},
+		now: e.now,
 	}
-	e.log = slog.New(&diagHandler{next: next, e: e, dropped: &e.diagDropped})
+	user := slog.DiscardHandler
+	if o.Logger != nil {
+		user = o.Logger.Handler()
+	}
+	e.log = slog.New(slog.NewMultiHandler(newDiagHandler(e.diagOut), user))
 	e.chain = newChain(e, o.Stages)
 	// The Heartbeat's first poll is skipped: the engine sends the first
 	// Heartbeat itself once the collectors have started (see loop).
@@ -719,6 +732,7 @@ func (e *Engine) statisticsEvents() []event.Event {
 	}
 	extra[ExtraOutboxDropped] = strconv.FormatInt(out.Dropped+out.Rejected-e.lastOut.Dropped-e.lastOut.Rejected, 10)
 	e.lastOut = out
+	extra[ExtraDiagnosticDropped] = strconv.FormatInt(e.diagDroppedDelta(), 10)
 	return aggregate.StatisticsEvents(e.now(), d, extra)
 }
 

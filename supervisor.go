@@ -100,7 +100,9 @@ func (m *managed) Emit(ctx context.Context, evs ...event.Event) error {
 // with the collector's name.
 func (m *managed) Logger() *slog.Logger { return m.e.log.With("collector", m.c.Name()) }
 
-// ReportError implements collector.ErrorReporter.
+// ReportError implements collector.ErrorReporter: the collector is
+// "degraded" in the Heartbeat, and the problem becomes one warning in the
+// engine's log and so one Diagnostic event.
 func (m *managed) ReportError(_ context.Context, name string, err error) {
 	m.setState(stateDegraded, err.Error())
 	m.e.log.Warn("collector problem", "collector", name, "err", err)
@@ -153,7 +155,8 @@ func (m *managed) wait() {
 }
 
 // run runs the collector, restarting it with exponential backoff and
-// jitter when it fails, until ctx is cancelled.
+// jitter when it fails, until ctx is cancelled. A collector whose error is
+// permanent (collector.ErrPermanent) is not restarted: it stays "failed".
 func (m *managed) run(ctx context.Context) {
 	b := backoff.Backoff{Min: time.Second, Max: 5 * time.Minute}
 	for {
@@ -164,6 +167,11 @@ func (m *managed) run(ctx context.Context) {
 		}
 		if err == nil {
 			err = errors.New("returned before it was stopped")
+		}
+		if errors.Is(err, collector.ErrPermanent) {
+			m.setState(stateFailed, err.Error())
+			m.e.log.Error("collector failed permanently; not restarting", "collector", m.c.Name(), "err", err)
+			return
 		}
 		if time.Since(started) > b.Max {
 			b.Reset()

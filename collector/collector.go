@@ -40,7 +40,9 @@ func (f SinkFunc) Emit(ctx context.Context, events ...event.Event) error { retur
 
 // ErrorReporter is implemented by Sinks that want to hear about problems a
 // collector works around (the engine's Sink does). Collectors call
-// [ReportError] rather than using it directly.
+// [ReportError] rather than using it directly. The engine's Sink turns
+// each report into one warning in its log and so one Diagnostic event: a
+// collector that reports a problem does not also log it at warning level.
 type ErrorReporter interface {
 	ReportError(ctx context.Context, collector string, err error)
 }

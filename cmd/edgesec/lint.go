@@ -105,7 +105,17 @@ func lint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err := dec.Decode(&list); err != nil {
 			return usageErr("%s: %v", *suppressions, err)
 		}
+		if err := (manifest.Config{Suppressions: list}).Validate(manifest.Catalogue()); err != nil {
+			return usageErr("%s: %v", *suppressions, err)
+		}
 		cfg.Suppressions = append(cfg.Suppressions, list...)
+	}
+	// Each source is checked on its own, so that a problem is blamed on
+	// the flag or the file it comes from.
+	for _, id := range disable {
+		if !knownRule(id) {
+			return usageErr("--disable: unknown rule %q (edgesec rules lists them)", id)
+		}
 	}
 	cfg.DisabledRules = append(cfg.DisabledRules, disable...)
 	for _, s := range severity {
@@ -116,6 +126,9 @@ func lint(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sev, err := manifest.ParseSeverity(lvl)
 		if err != nil {
 			return usageErr("--severity %q: %v", s, err)
+		}
+		if !knownRule(strings.TrimSpace(id)) {
+			return usageErr("--severity %q: unknown rule %q (edgesec rules lists them)", s, strings.TrimSpace(id))
 		}
 		if cfg.Severity == nil {
 			cfg.Severity = map[string]manifest.Severity{}
@@ -252,4 +265,14 @@ func rules(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitOK
+}
+
+// knownRule reports whether id names a rule of the catalogue.
+func knownRule(id string) bool {
+	for _, r := range manifest.Catalogue() {
+		if strings.EqualFold(r.ID, id) {
+			return true
+		}
+	}
+	return false
 }

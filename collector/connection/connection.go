@@ -32,7 +32,9 @@ type Options struct {
 	// "/host" in a container with the host's / mounted there. Processes
 	// are read from HostRoot/proc, user names from HostRoot/etc/passwd.
 	HostRoot string
-	// Logger receives warnings and debug messages; nil discards them.
+	// Logger receives warnings and debug messages; nil means the Sink's
+	// logger (collector.Logger: the engine's, tagged with the collector's
+	// name), or none.
 	Logger *slog.Logger
 	// Interval is how often the socket tables are compared; zero means
 	// DefaultInterval. Connections opened and closed within one interval
@@ -141,6 +143,9 @@ type run struct {
 // tables every Options.Interval and emits a ConnectionCreate event for
 // each connection not seen in the previous one.
 func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
+	if c.o.Logger == nil {
+		c.log = collector.Logger(sink) // Run is never called concurrently with itself
+	}
 	r := &run{
 		c: c,
 		src: sockdiag.NewSource(sockdiag.SourceOptions{NetNS: c.o.NetNS, ProcNetDir: c.o.ProcNetDir,
@@ -182,10 +187,11 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 
 func (c *Collector) onFallback(t sockdiag.Table, err error) {
 	c.fallback.Store(true)
-	c.log.Warn("connection: netlink sock_diag is not usable, reading /proc/net instead (slower; no socket cookies)",
+	// reportFallbacks reports it (the warning and the one Diagnostic event).
+	c.log.Debug("connection: netlink sock_diag is not usable, reading /proc/net instead (slower; no socket cookies)",
 		slog.String("table", t.String()), slog.Any("error", err))
 	c.mu.Lock()
-	c.fallbacks = append(c.fallbacks, err)
+	c.fallbacks = append(c.fallbacks, fmt.Errorf("connection: netlink sock_diag (%s) is not usable, reading /proc/net instead (slower; no socket cookies): %w", t, err))
 	c.mu.Unlock()
 }
 

@@ -84,7 +84,8 @@ type Options struct {
 	// is sent and marked UserKnown "false".
 	RedactUnknownUsers bool
 	// Logger receives debug and warning messages (never a raw log line or
-	// user name); nil discards them.
+	// user name); nil means the Sink's logger (collector.Logger: the
+	// engine's, tagged with the collector's name), or none.
 	Logger *slog.Logger
 }
 
@@ -99,6 +100,7 @@ type Collector struct {
 	layout    Layout
 	redact    bool
 	log       *slog.Logger
+	ownLog    bool // Options.Logger was set; otherwise Run takes the Sink's
 	now       func() time.Time
 
 	mu       sync.Mutex // guards reported
@@ -118,7 +120,7 @@ func New(o Options) *Collector {
 	c := &Collector{
 		root: filepath.Clean(root), stateDir: o.StateDir, fromStart: o.FromStart,
 		interval: o.PollInterval, maxRead: o.MaxReadBytes, layout: o.Layout, redact: o.RedactUnknownUsers,
-		log: log, now: time.Now, reported: map[string]bool{},
+		log: log, ownLog: o.Logger != nil, now: time.Now, reported: map[string]bool{},
 	}
 	if c.interval <= 0 {
 		c.interval = DefaultPollInterval
@@ -172,6 +174,9 @@ type run struct {
 // Run implements [collector.Collector]: it checks the files every
 // PollInterval and emits one Login event per new record.
 func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
+	if !c.ownLog {
+		c.log = collector.Logger(sink) // Run is never called concurrently with itself
+	}
 	r := c.newRun(ctx, sink)
 	t := time.NewTicker(c.interval)
 	defer t.Stop()
@@ -207,7 +212,8 @@ func (c *Collector) report(ctx context.Context, sink collector.Sink, key string,
 		c.log.Debug("login: still failing", slog.String("what", key), slog.Any("error", err))
 		return
 	}
-	c.log.Warn("login: problem worked around", slog.String("what", key), slog.Any("error", err))
+	// The report is the warning (and the one Diagnostic event).
+	c.log.Debug("login: problem worked around", slog.String("what", key), slog.Any("error", err))
 	collector.ReportError(ctx, sink, event.Login, err)
 }
 

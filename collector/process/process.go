@@ -221,7 +221,8 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 		if c.opts.Mode == ModeNetlink {
 			return err
 		}
-		c.opts.Logger.Warn("proc connector unavailable, polling /proc", "err", err)
+		// reportPolling reports it (one Diagnostic event), with err.
+		c.opts.Logger.Debug("proc connector unavailable, polling /proc", "err", err)
 		c.reportPolling(ctx, sink, err)
 	}
 	c.mode.Store("poll")
@@ -241,7 +242,7 @@ func (c *Collector) reportPolling(ctx context.Context, sink collector.Sink, caus
 		if cause != nil {
 			err = fmt.Errorf("%w (every %s; proc connector: %w)", ErrPolling, c.opts.PollInterval, cause)
 		}
-		c.opts.Logger.Warn(err.Error())
+		c.opts.Logger.Debug(err.Error()) // the report is the warning
 		collector.ReportError(ctx, sink, c.Name(), err)
 	})
 }

@@ -1,11 +1,13 @@
-// Command customcollector shows how a vendor embeds the edgesec engine in
-// its own IoT Edge module and adds a collector of its own.
+// Command customcollector shows how a vendor builds its own IoT Edge
+// security module on edgesec: the standard collectors (package defaults)
+// plus a collector of its own.
 //
 // The collector here, FileWatch, reports a Triggered "FileIntegrity" event
 // whenever one of the files it watches changes (content hash, mode or
 // owner) — the kind of thing a PLC gateway vendor wants to know about its
-// configuration files. The engine adds the built-in LocalUsers collector,
-// aggregation, packing, the twin configuration and the transport.
+// configuration files. The engine adds aggregation, packing, the twin
+// configuration and the transport (stdout here; see transport/iothub for
+// IoT Hub).
 //
 //	go run ./examples/customcollector /etc/passwd /etc/hosts
 package main
@@ -19,7 +21,7 @@ import (
 	"syscall"
 
 	"github.com/edgesec/edgesec"
-	"github.com/edgesec/edgesec/collector/users"
+	"github.com/edgesec/edgesec/defaults"
 	"github.com/edgesec/edgesec/transport/file"
 )
 
@@ -37,7 +39,8 @@ func main() {
 		Transport:    file.New(os.Stdout),
 		Logger:       log,
 	})
-	eng.AddCollector(users.NewCollector(users.Options{HostRoot: "/"}, eng.SnapshotFrequency))
+	release := defaults.Add(eng, defaults.Options{HostRoot: "/"})
+	defer release()
 	eng.AddCollector(&FileWatch{Paths: os.Args[1:]})
 	if err := eng.Run(ctx); err != nil {
 		log.Error("engine", "err", err)

@@ -6,7 +6,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesec/edgesec/manifest"
-	"github.com/edgesec/edgesec/twinconfig"
 )
 
 // TestOwnDeploymentLintsClean runs the deployment analysis on the module's
@@ -31,14 +30,4 @@ func TestOwnDeploymentLintsClean(t *testing.T) {
 	for _, id := range []string{"EDGE003", "EDGE004", "EDGE007", "EDGE008"} {
 		require.True(t, suppressed[id], "expected a suppressed %s finding", id)
 	}
-}
-
-func TestDeploymentConfigFromTwin(t *testing.T) {
-	c, problems, err := twinconfig.Decode([]byte(`{"deploymentRulesDisabled":{"value":"EDGE016, EDGE026"},"deploymentRuleSeverities":{"value":"EDGE010=high,EDGE020=low"}}`))
-	require.NoError(t, err)
-	require.Empty(t, problems)
-	mc := deploymentConfig(c)
-	require.Equal(t, []string{"EDGE016", "EDGE026"}, mc.DisabledRules)
-	require.Equal(t, map[string]manifest.Severity{"EDGE010": manifest.High, "EDGE020": manifest.Low}, mc.Severity)
-	require.NoError(t, mc.Validate(manifest.Catalogue()))
 }

@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -36,7 +37,7 @@ import (
 	"time"
 
 	"github.com/edgesec/edgesec"
-	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/defaults"
 	"github.com/edgesec/edgesec/outbox"
 	"github.com/edgesec/edgesec/outbox/boltstore"
 	"github.com/edgesec/edgesec/transport"
@@ -69,14 +70,15 @@ Flags:
                      a bad file keeps the last good configuration.
                      Default: the embedded default.            [EDGESEC_CONFIG]
   --state-dir DIR    where the agent id, the message spool and the reported
-                     configuration are kept
+                     configuration are kept; created (mode 0700) if missing
                      (default: $XDG_STATE_HOME/edgesec or ~/.local/state/edgesec,
                      /var/lib/edgesec as root)                 [EDGESEC_STATE_DIR]
   --output OUT       "stdout" or a file path (JSON lines, fsync'd). Default:
-                     chosen from the environment — IoT Edge (IOTEDGE_*
-                     variables: edgeHub with workload API tokens),
-                     EdgeHubConnectionString (+ EdgeModuleCACertificateFile)
-                     or IotHubConnectionString, --mqtt; otherwise stdout.
+                     chosen from the environment — EdgeHubConnectionString
+                     (+ EdgeModuleCACertificateFile) or
+                     IotHubConnectionString, else IoT Edge (IOTEDGE_*
+                     variables: edgeHub with workload API tokens), else
+                     --mqtt; otherwise stdout.
                                                                [EDGESEC_OUTPUT]
   --mqtt URL         send to an MQTT 3.1.1 broker: tcp://, ssl:// or mqtts://
                      host:port, with optional ?ca=&cert=&key=&topic=&client_id=
@@ -138,7 +140,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.once, "once", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		// The flag package has printed the error and the usage.
+		return o, fmt.Errorf("%w: %w", errReported, err)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -148,6 +154,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	return o, nil
 }
+
+// errReported marks errors already printed with the usage.
+var errReported = errors.New("reported")
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
@@ -178,6 +187,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	if errors.Is(err, errReported) {
+		return 2
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "securitymodule: %v\n\n%s", err, usage)
 		return 2
@@ -201,20 +213,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	// The transport: --output when given; otherwise chosen from the
-	// environment as the Azure SDKs do (IoT Edge, connection strings, an
+	// environment as the Azure SDKs do (connection strings, IoT Edge, an
 	// MQTT URL), and stdout when nothing is configured.
 	var out transport.Transport
 	var twin []edgesec.ConfigSource
+	output := o.output
 	switch o.output {
 	case "":
-		t, srcs, err := selectTransport(ctx, o, version, log)
+		t, srcs, how, err := selectTransport(o, version, log)
 		if err != nil {
 			log.Error("cannot set up the transport", "err", err)
 			return 1
 		}
-		out, twin = t, srcs
+		out, twin, output = t, srcs, "auto ("+how+")"
 		if out == nil {
-			out = file.New(stdout)
+			out, output = file.New(stdout), "auto (stdout)"
 		}
 	case "stdout", "-":
 		out = file.New(stdout)
@@ -227,25 +240,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 		out = f
 	}
 
+	config := o.config
+	if config == "" {
+		config = "embedded default"
+	}
+	log.Info("securitymodule starting", "version", version, "host_root", o.hostRoot, "state_dir", o.stateDir, "output", output, "config", config, "once", o.once)
+	created, err := ensureStateDir(o.stateDir)
+	if err != nil {
+		log.Error("cannot create the state directory", "state_dir", o.stateDir, "err", err)
+		return 1
+	}
+	if created {
+		log.Info("created the state directory (agent id, message spool, reported configuration, read positions)", "state_dir", o.stateDir)
+	}
+
 	cfg, problems, err := twinconfig.Decode(defaultConfig)
 	if err != nil || len(problems) > 0 {
 		log.Error("embedded default configuration is invalid", "err", err, "problems", problems)
 		return 1
 	}
 	if o.once && o.config != "" {
-		// A one-shot run reads the file once instead of watching it.
-		doc, err := os.ReadFile(o.config)
+		// A one-shot run has no second chance to read the file: a missing
+		// or unreadable one is an error, not a ConfigurationError event.
+		f, err := os.Open(o.config)
 		if err != nil {
 			log.Error("cannot read configuration", "err", err)
 			return 1
 		}
-		var evs []event.Event
-		cfg, _, evs = twinconfig.NewManager(cfg).Apply(doc, time.Now())
-		for _, ev := range evs {
-			for _, it := range ev.Payload {
-				log.Warn("configuration problem", "problem", string(it.AppendJSON(nil)))
-			}
-		}
+		f.Close()
 	}
 	opts := edgesec.Options{
 		AgentVersion: version,
@@ -255,15 +277,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Config:       &cfg,
 		Logger:       log,
 	}
-	if o.config != "" && !o.once {
+	if o.config != "" {
+		// Watched by Run; read once by Once.
 		opts.ConfigSources = append(opts.ConfigSources, &twinconfig.FileSource{Path: o.config, Logger: log})
 	}
 	opts.ConfigSources = append(opts.ConfigSources, twin...)
 	eng := edgesec.New(opts)
-	closeEngines := addCollectors(eng, o)
-	defer closeEngines()
+	release := defaults.Add(eng, defaults.Options{
+		HostRoot: o.hostRoot,
+		StateDir: o.stateDir,
+		// Comma-separated host paths or unix:// addresses that replace
+		// the engines' default socket paths.
+		MobySockets:       splitList(os.Getenv("EDGESEC_MOBY_SOCKETS")),
+		ContainerdSockets: splitList(os.Getenv("EDGESEC_CONTAINERD_SOCKETS")),
+	})
+	defer release()
 
-	log.Info("securitymodule starting", "version", version, "host_root", o.hostRoot, "state_dir", o.stateDir, "output", o.output, "config", o.config, "once", o.once)
 	if o.once {
 		if err := eng.Once(ctx); err != nil {
 			log.Error("snapshot failed", "err", err)
@@ -297,6 +326,31 @@ func openSpool(path string, log *slog.Logger) outbox.Store {
 		return nil
 	}
 	return st
+}
+
+// ensureStateDir creates dir (0700) when it does not exist and reports
+// whether it did.
+func ensureStateDir(dir string) (created bool, err error) {
+	if _, err := os.Stat(dir); err == nil {
+		return false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// splitList splits a comma-separated list, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Memory defaults of the module (targets: RSS ≤ 15 MB, goal

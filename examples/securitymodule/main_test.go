@@ -289,7 +289,10 @@ func TestModuleSurvivesBadConfiguration(t *testing.T) {
 
 	countErrors := func(lines []string) int { return eventNames(t, lines)["ConfigurationError"] }
 	bad := []struct{ name, doc string }{
-		{"wrong types and unknown key", `{"maxMessageSizeInBytes":{"value":"big"},"snapshotFrequency":{"value":12},"noSuchKey":{"value":1}}`},
+		// Documents apply key by key: the good keys of a document with bad
+		// ones apply, so this one keeps the fast message timers.
+		{"wrong types and unknown key", `{"highPriorityMessageFrequency":{"value":"PT1S"},"lowPriorityMessageFrequency":{"value":"PT2S"},` +
+			`"maxMessageSizeInBytes":{"value":"big"},"snapshotFrequency":{"value":12},"noSuchKey":{"value":1}}`},
 		{"conflict", `{"maxLocalCacheSizeInBytes":{"value":8192},"maxMessageSizeInBytes":{"value":16384}}`},
 		{"truncated JSON", `{"highPriorityMessageFrequency":{"value":"PT1`},
 		{"10 MB file", `{"x":"` + strings.Repeat("a", 10<<20) + `"}`},

@@ -1,8 +1,7 @@
 package main
 
 import (
-	"context"
-	"fmt"
+	"errors"
 	"log/slog"
 	"os"
 
@@ -12,70 +11,49 @@ import (
 	"github.com/edgesec/edgesec/transport/mqtt"
 )
 
-// selectTransport picks the module's transport from its environment, as
-// the Azure IoT SDKs do:
+// selectTransport picks the module's transport from its environment:
 //
-//  1. the IoT Edge module environment (IOTEDGE_WORKLOADURI, IOTEDGE_MODULEID,
-//     …) → edgeHub, with SAS tokens signed by the workload API and
-//     edgeHub's certificate verified with the workload trust bundle;
-//  2. EdgeHubConnectionString (with GatewayHostName and
-//     EdgeModuleCACertificateFile for the CA of edgeHub's certificate), or
-//     IotHubConnectionString → the same client, signing with the key;
-//  3. --mqtt URL or EDGESEC_MQTT_URL → a generic MQTT broker
+//  1. a module identity (iothub.FromEnvironment: EdgeHubConnectionString,
+//     IotHubConnectionString, then the IoT Edge module environment) →
+//     the IoT Hub module client, through edgeHub on IoT Edge;
+//  2. --mqtt URL or EDGESEC_MQTT_URL → a generic MQTT broker
 //     (EDGESEC_MQTT_USERNAME, EDGESEC_MQTT_PASSWORD, EDGESEC_MQTT_CA,
 //     EDGESEC_MQTT_CERT, EDGESEC_MQTT_KEY, EDGESEC_MQTT_TOPIC and
 //     EDGESEC_MQTT_CLIENT_ID complete or override the URL's settings);
-//  4. otherwise nil: the caller writes to stdout or --output.
+//  3. otherwise nil: the caller writes to stdout.
 //
-// With a module twin (1 and 2), the client is also the engine's
-// PropertyReporter and its twin is returned as a configuration source. The
-// transport connects in the background; the engine's Close stops it.
-func selectTransport(_ context.Context, o options, version string, log *slog.Logger) (transport.Transport, []edgesec.ConfigSource, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	var (
-		id  iothub.Identity
-		err error
-		how string
-	)
+// It also returns a description of the choice for the start-up log. With a
+// module twin (1), the client is also the engine's PropertyReporter and
+// its twin is returned as a configuration source. The transport connects
+// in the background; the engine's Close stops it.
+func selectTransport(o options, version string, log *slog.Logger) (transport.Transport, []edgesec.ConfigSource, string, error) {
+	id, source, err := iothub.FromEnvironment(os.Getenv)
 	switch {
-	case iothub.InEdgeEnvironment(os.Getenv):
-		id, err = iothub.IdentityFromEnvironment(os.Getenv)
-		how = "IoT Edge workload API"
-	case os.Getenv("EdgeHubConnectionString") != "":
-		id, err = iothub.IdentityFromConnectionString(os.Getenv("EdgeHubConnectionString"),
-			os.Getenv("GatewayHostName"), os.Getenv("EdgeModuleCACertificateFile"))
-		how = "EdgeHubConnectionString"
-	case os.Getenv("IotHubConnectionString") != "":
-		id, err = iothub.IdentityFromConnectionString(os.Getenv("IotHubConnectionString"),
-			"", os.Getenv("EdgeModuleCACertificateFile"))
-		how = "IotHubConnectionString"
-	case o.mqtt != "":
-		return selectMQTT(o.mqtt, log)
-	default:
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", how, err)
+	case errors.Is(err, iothub.ErrNoEnvironment):
+		if o.mqtt != "" {
+			return selectMQTT(o.mqtt, log)
+		}
+		return nil, nil, "", nil
+	case err != nil:
+		return nil, nil, "", err
 	}
 	c, err := iothub.New(iothub.Options{Identity: id, ClientVersion: version, Logger: log})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	target := id.GatewayHostName
 	if target == "" {
 		target = id.HubHostName
 	}
-	log.Info("transport: IoT Hub module client", "identity", how, "hub", id.HubHostName, "via", target,
+	log.Info("transport: IoT Hub module client", "identity", source, "hub", id.HubHostName, "via", target,
 		"device", id.DeviceID, "module", id.ModuleID)
-	return c, []edgesec.ConfigSource{c.Twin()}, nil
+	return c, []edgesec.ConfigSource{c.Twin()}, "iothub: " + source, nil
 }
 
-func selectMQTT(url string, log *slog.Logger) (transport.Transport, []edgesec.ConfigSource, error) {
+func selectMQTT(url string, log *slog.Logger) (transport.Transport, []edgesec.ConfigSource, string, error) {
 	mo, err := mqtt.ParseURL(url)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	for env, field := range map[string]*string{
 		"EDGESEC_MQTT_USERNAME":  &mo.Username,
@@ -93,8 +71,8 @@ func selectMQTT(url string, log *slog.Logger) (transport.Transport, []edgesec.Co
 	mo.Logger = log
 	t, err := mqtt.New(mo)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	log.Info("transport: MQTT broker", "broker", mo.URL, "client_id", mo.ClientID, "topic", mo.Topic)
-	return t, nil, nil
+	return t, nil, "mqtt", nil
 }
