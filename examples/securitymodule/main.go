@@ -38,8 +38,10 @@ import (
 
 	"github.com/edgesec/edgesec"
 	"github.com/edgesec/edgesec/defaults"
+	"github.com/edgesec/edgesec/detect"
 	"github.com/edgesec/edgesec/outbox"
 	"github.com/edgesec/edgesec/outbox/boltstore"
+	"github.com/edgesec/edgesec/stage"
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/transport/file"
 	"github.com/edgesec/edgesec/twinconfig"
@@ -94,6 +96,11 @@ Flags:
                      memory only start-up and the snapshot used is given back
                      (free heap, executable pages touched once); 0 keeps it
                      (default 30s)                     [EDGESEC_RELEASE_MEMORY]
+  --alerts DEST      where the on-device analysis prints a one-line summary of
+                     every alert and recommendation change: stderr, stdout,
+                     a file (appended), or off (default stderr). The alerts
+                     are also sent as SecurityAlert and SecurityRecommendation
+                     events.                                  [EDGESEC_ALERTS]
   --once             run every periodic collector once, send, and exit:
                      a one-shot security snapshot of the host
   --version          print the version and exit
@@ -102,6 +109,7 @@ Flags:
 
 type options struct {
 	config, stateDir, output, hostRoot, logLevel, mqtt string
+	alerts                                             string
 	memoryLimit                                        string
 	releaseMemory                                      time.Duration
 	once, version                                      bool
@@ -115,6 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		hostRoot: envOr("EDGESEC_HOST_ROOT", "/"),
 		logLevel: envOr("EDGESEC_LOG_LEVEL", "info"),
 		mqtt:     os.Getenv("EDGESEC_MQTT_URL"),
+		alerts:   envOr("EDGESEC_ALERTS", "stderr"),
 
 		memoryLimit:   os.Getenv("EDGESEC_MEMORY_LIMIT"),
 		releaseMemory: defaultReleaseAfter,
@@ -137,6 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.mqtt, "mqtt", o.mqtt, "")
 	fs.StringVar(&o.memoryLimit, "memory-limit", o.memoryLimit, "")
 	fs.DurationVar(&o.releaseMemory, "release-memory", o.releaseMemory, "")
+	fs.StringVar(&o.alerts, "alerts", o.alerts, "")
 	fs.BoolVar(&o.once, "once", false, "")
 	fs.BoolVar(&o.version, "version", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -269,6 +279,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		f.Close()
 	}
+	// The on-device analysis: alerts and recommendations from the events,
+	// configured from the twin's detection keys, printed for a person.
+	ds, err := detect.NewFromTwin(cfg, detect.Options{Logger: log.With("stage", detect.StageName)})
+	if err != nil {
+		log.Error("on-device analysis", "err", err)
+		return 1
+	}
+	stages := []stage.Stage{ds}
+	aw, closeAlerts, err := alertsOutput(o.alerts, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "securitymodule: --alerts: %v\n", err)
+		return 2
+	}
+	defer closeAlerts()
+	if aw != nil {
+		stages = append(stages, detect.PrintStage(aw))
+	}
 	opts := edgesec.Options{
 		AgentVersion: version,
 		StateDir:     o.stateDir,
@@ -276,6 +303,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Store:        openSpool(filepath.Join(o.stateDir, "spool.db"), log),
 		Config:       &cfg,
 		Logger:       log,
+		Stages:       stages,
+		// The analysis reads MessageStatistics and ConfigurationError
+		// (recommendations about the agent's own messages and twin).
+		StageEngineEvents: true,
 	}
 	if o.config != "" {
 		// Watched by Run; read once by Once.
@@ -312,6 +343,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("securitymodule stopped", "agent_id", eng.AgentID())
 	return 0
+}
+
+// alertsOutput opens the destination of --alerts: nil for off.
+func alertsOutput(dest string, stdout, stderr io.Writer) (io.Writer, func(), error) {
+	switch dest {
+	case "off", "none", "":
+		return nil, func() {}, nil
+	case "stderr":
+		return stderr, func() {}, nil
+	case "stdout", "-":
+		return stdout, func() {}, nil
+	}
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { _ = f.Close() }, nil
 }
 
 // openSpool opens the durable message spool; a damaged one is moved aside,
