@@ -409,8 +409,9 @@ type lossReport struct {
 	reported [3]uint64 // lost, dropped, no command line, at the last report
 }
 
-// check reports the counters when they changed since the last report and
-// the last report is at least every old.
+// checkLosses reports the loss counters when they changed since the last
+// report and that report is at least Options.ReportEvery old (the first
+// one goes at once).
 func (c *Collector) checkLosses(ctx context.Context, sink collector.Sink, r *lossReport, now time.Time) {
 	cur := [3]uint64{c.lost.Load(), c.dropped.Load(), c.noCmdline.Load()}
 	if cur == r.reported || (!r.last.IsZero() && now.Sub(r.last) < c.opts.ReportEvery) {

@@ -208,6 +208,7 @@ func TestBurstOfShortLivedProcesses(t *testing.T) {
 		assert.Equal(t, "0", pc.UserID)
 		if pc.ExtraDetails[process.KeyEnrichment] == "partial" {
 			partial++
+			assert.Equal(t, process.ErrTextExited, pc.ExtraDetails[process.KeyEnrichmentError])
 		} else {
 			assert.Equal(t, realPath(t, "/bin/true"), pc.Executable)
 			assert.Equal(t, "/bin/true", pc.CommandLine)
@@ -219,7 +220,11 @@ func TestBurstOfShortLivedProcesses(t *testing.T) {
 	}
 	st := r.c.Stats()
 	t.Logf("partial enrichment: %d of %d; stats %+v", partial, n, st)
-	assert.Zero(t, st.LostEvents)
+	// Every one of ours is there (above). LostEvents is not asserted: it
+	// counts the whole host's events, and the kernel drops one now and
+	// then when it cannot allocate the message (a sequence gap without
+	// ENOBUFS, seen with both cores loaded); that is counted, not silent.
+	assert.GreaterOrEqual(t, st.NoCommandLine, uint64(partial), "every event sent without a command line is counted")
 	assert.Zero(t, st.Dropped)
 	validateAll(t, r.rec)
 }
