@@ -162,9 +162,10 @@ func (o Options) withDefaults() Options {
 type Stats struct {
 	// Received counts proc connector events read from the socket.
 	Received uint64
-	// LostEvents counts events the kernel could not deliver because the
-	// socket buffer was full (ENOBUFS), from gaps in the per-CPU sequence
-	// numbers.
+	// LostEvents counts events the kernel could not deliver, from gaps in
+	// the per-CPU sequence numbers: because the socket buffer was full
+	// (ENOBUFS, Overruns) or because it could not allocate the message
+	// (seen on a loaded machine; the kernel says nothing else then).
 	LostEvents uint64
 	// Overruns counts ENOBUFS errors.
 	Overruns uint64
@@ -512,13 +513,16 @@ func (h *dgramHandler) handle(dgram []byte) {
 }
 
 // seqTracker finds gaps in the per-CPU sequence numbers of the proc
-// connector (the kernel counts per CPU; a gap is events lost to a full
-// socket buffer). Two tasks on one CPU can send their events in the other
-// order than they were numbered, so a number skipped over may still
-// arrive: a skipped number is pending while it is among the last 64 of its
-// CPU, is forgotten if it arrives, and is counted lost when it leaves the
-// window or has been pending for seqPendingMax. The count never
-// decreases.
+// connector: the kernel numbers every event per CPU before it sends it,
+// so a gap is events it could not deliver (to a full socket buffer, then
+// also ENOBUFS, or because it could not allocate the message, which it
+// does not report otherwise). Should two events of one CPU be sent in the
+// other order than they were numbered (the kernel numbers and sends under
+// one per-CPU lock today, not in every version), a number skipped over may
+// still arrive: a skipped number is pending while it is
+// among the last 64 of its CPU, is forgotten if it arrives, and is counted
+// lost when it leaves the window or has been pending for seqPendingMax.
+// The count never decreases.
 type seqTracker struct {
 	last    []uint32 // by CPU, valid where seen
 	missing []uint64 // by CPU: bit i set = last-1-i is pending
