@@ -56,6 +56,20 @@ func ReportError(ctx context.Context, sink Sink, collector string, err error) {
 	}
 }
 
+// DropCounter is implemented by collectors that can lose events before
+// they reach the Sink (a kernel buffer that overflowed, a bounded queue
+// that was full). The engine adds the count to DroppedEventsStatistics, so
+// that no loss is silent; the collector should also say so through
+// [ReportError], rate-limited.
+//
+// Dropped returns the number of events lost since the collector was
+// created: it never decreases, is not reset by Run returning and being
+// called again, and is safe to call from any goroutine at any time.
+// Events the Sink refused are not included (the Sink counts those).
+type DropCounter interface {
+	Dropped() int64
+}
+
 // Poller takes one snapshot. Poll is never called concurrently with itself
 // by Every. It returns the snapshot's events (a Periodic event with no
 // payload item is a valid empty snapshot) or an error; partial results with

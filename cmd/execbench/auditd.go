@@ -57,7 +57,7 @@ func runAuditd(cfg config, dir, gen string, rate int) (result, error) {
 	}
 	// Audit records carry a coarse (jiffy) timestamp taken in the kernel,
 	// earlier than the generator's fine one at times: no latency figure.
-	res := result{total: len(pids), execRate: r, enriched: -1, note: "no latency: audit timestamps are coarse kernel times, not delivery times"}
+	res := result{total: len(pids), execRate: r, enriched: -1, withArgv: -1, counted: -1, note: "no latency: audit timestamps are coarse kernel times, not delivery times"}
 	for pid := range pids {
 		if _, ok := seen[pid]; ok {
 			res.captured++

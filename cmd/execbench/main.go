@@ -13,7 +13,11 @@
 //
 // For each run it reports the fraction of the generator's processes the
 // monitor captured (a ProcessCreate, or an audit SYSCALL record, with the
-// child's pid), the median and p99 latency from the generator's timestamp
+// child's pid), the fraction captured with the child's unique marker in
+// the command line ("with argv"; each child runs /bin/true EB<gen>-<n>),
+// what the collector counted as lost (kernel overruns, per-CPU sequence
+// gaps, full queue, and events sent without a command line because the
+// process had exited before /proc was read), the median and p99 latency from the generator's timestamp
 // before fork to the Sink's receipt of the event (none for auditd: its
 // records carry only a coarse kernel timestamp), the share of captured
 // processes whose /proc enrichment was complete, and the exec throughput against
@@ -26,6 +30,11 @@
 //	go run ./cmd/execbench -duration 5s -monitors none,netlink
 //	go run ./cmd/execbench -monitors none,netlink -rates max -duration 2s -repeat 4 -sustain 5s
 //	go run ./cmd/execbench -monitors netlink -rates max -cpuprofile cpu.out -memprofile mem.out
+//	go run ./cmd/execbench -monitors netlink -rates 400,max -duration 10s -load 2 -sustain 0
+//
+// -load N keeps N CPU hogs busy during every run (stress-ng --cpu N when
+// installed, else N shell busy loops), the loaded-machine case: a monitor
+// that does not get the CPU in time reads /proc after the process is gone.
 //
 // On a shared machine, use -repeat: runs alternate none and the monitors,
 // each monitor run's slowdown is against the none run just before it, and
@@ -79,6 +88,8 @@ type config struct {
 	repeat       int
 	cpuProfile   string
 	memProfile   string
+	load         int
+	scheduling   process.Scheduling
 }
 
 func run() error {
@@ -93,6 +104,8 @@ func run() error {
 	flag.IntVar(&cfg.repeat, "repeat", 1, "run the monitors of each rate this many times, alternating, and summarise (medians and ranges; the slowdown of a run is against the preceding none run)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the netlink runs (collector and harness, same process) to this file")
 	flag.StringVar(&cfg.memProfile, "memprofile", "", "write an allocation profile (all allocations) to this file at the end")
+	sched := flag.String("reader-scheduling", "auto", "the collector's reader thread scheduling: auto (real-time when allowed), nice or inherit")
+	flag.IntVar(&cfg.load, "load", 0, "keep this many CPU hogs running during the runs (stress-ng --cpu N, or shell busy loops)")
 	flag.Parse()
 	if cfg.memProfile != "" {
 		runtime.MemProfileRate = 4096
@@ -128,6 +141,16 @@ func run() error {
 		cfg.rates = append(cfg.rates, n)
 	}
 	cfg.monitors = strings.Split(monitors, ",")
+	switch *sched {
+	case "auto":
+		cfg.scheduling = process.SchedulingAuto
+	case "nice":
+		cfg.scheduling = process.SchedulingNice
+	case "inherit":
+		cfg.scheduling = process.SchedulingInherit
+	default:
+		return fmt.Errorf("bad -reader-scheduling %q", *sched)
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("needs root (proc connector, auditd)")
 	}
@@ -143,8 +166,15 @@ func run() error {
 	if out, err := exec.Command("gcc", "-O2", "-o", gen, gen+".c").CombinedOutput(); err != nil {
 		return fmt.Errorf("gcc: %w: %s", err, out)
 	}
-	fmt.Printf("execbench: %d generators (one per core), %s per run, /bin/true, %s\n", cfg.generators, cfg.duration, kernel())
-	fmt.Printf("%-8s %9s %10s %9s %11s %11s %10s %9s %9s\n", "monitor", "rate", "exec/s", "captured", "lat p50", "lat p99", "slowdown", "enriched", "cpu/exec")
+	if cfg.load > 0 {
+		stop, err := startLoad(cfg.load)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	fmt.Printf("execbench: %d generators (one per core), %s per run, /bin/true MARKER, background load %d, %s\n", cfg.generators, cfg.duration, cfg.load, kernel())
+	fmt.Printf("%-8s %9s %10s %9s %9s %8s %11s %11s %10s %9s %9s\n", "monitor", "rate", "exec/s", "captured", "with argv", "counted", "lat p50", "lat p99", "slowdown", "enriched", "cpu/exec")
 	baseline := map[int]float64{}
 	type key struct {
 		rate int
@@ -180,9 +210,15 @@ func run() error {
 				cpe = fmtDur(res.cpu / time.Duration(res.total))
 				sm.cpu = append(sm.cpu, float64(res.cpu/time.Duration(res.total)))
 			}
-			capt, p50, p99, enr := "-", "-", "-", "-"
+			capt, argv, counted, p50, p99, enr := "-", "-", "-", "-", "-", "-"
 			if mon != "none" {
 				capt = fmt.Sprintf("%.2f%%", 100*float64(res.captured)/float64(res.total))
+				if res.withArgv >= 0 {
+					argv = fmt.Sprintf("%.2f%%", 100*float64(res.withArgv)/float64(res.total))
+				}
+				if res.counted >= 0 {
+					counted = strconv.FormatInt(res.counted, 10)
+				}
 				if len(res.lat) > 0 {
 					p50, p99 = fmtDur(pct(res.lat, 50)), fmtDur(pct(res.lat, 99))
 				}
@@ -192,12 +228,15 @@ func run() error {
 			}
 			if mon != "none" && res.total > 0 {
 				sm.capt = append(sm.capt, 100*float64(res.captured)/float64(res.total))
+				if res.withArgv >= 0 {
+					sm.argv = append(sm.argv, 100*float64(res.withArgv)/float64(res.total))
+				}
 				if len(res.lat) > 0 {
 					sm.p50 = append(sm.p50, float64(pct(res.lat, 50)))
 					sm.p99 = append(sm.p99, float64(pct(res.lat, 99)))
 				}
 			}
-			fmt.Printf("%-8s %9s %10.0f %9s %11s %11s %10s %9s %9s\n", mon, rateName(rate), res.execRate, capt, p50, p99, slow, enr, cpe)
+			fmt.Printf("%-8s %9s %10.0f %9s %9s %8s %11s %11s %10s %9s %9s\n", mon, rateName(rate), res.execRate, capt, argv, counted, p50, p99, slow, enr, cpe)
 			if res.note != "" {
 				fmt.Printf("         note: %s\n", res.note)
 			}
@@ -209,7 +248,7 @@ func run() error {
 			sm := sum[k]
 			fmt.Printf("%-8s %9s exec/s %s", k.mon, rateName(k.rate), span(sm.rate, "%.0f"))
 			if k.mon != "none" {
-				fmt.Printf("  captured %s%%  slowdown %s%%  p50 %s  p99 %s", span(sm.capt, "%.2f"), span(sm.slow, "%.1f"),
+				fmt.Printf("  captured %s%%  with argv %s%%  slowdown %s%%  p50 %s  p99 %s", span(sm.capt, "%.2f"), span(sm.argv, "%.2f"), span(sm.slow, "%.1f"),
 					spanDur(sm.p50), spanDur(sm.p99))
 			}
 			if len(sm.cpu) > 0 {
@@ -230,7 +269,7 @@ func run() error {
 
 // summary collects the figures of repeated runs.
 type summary struct {
-	rate, slow, capt, p50, p99, cpu []float64
+	rate, slow, capt, argv, p50, p99, cpu []float64
 }
 
 func span(v []float64, f string) string {
@@ -276,7 +315,9 @@ func rateName(r int) string {
 
 type result struct {
 	total, captured int
-	enriched        int // -1: not applicable
+	withArgv        int   // captured with the child's marker in the command line; -1: not applicable
+	counted         int64 // losses the collector counted (LostEvents + Dropped + NoCommandLine); -1: not applicable
+	enriched        int   // -1: not applicable
 	execRate        float64
 	lat             []time.Duration
 	note            string
@@ -284,8 +325,14 @@ type result struct {
 	cpu             time.Duration // this process's CPU time during the run (the monitor's, for netlink/poll)
 }
 
-// genRun runs the generators and returns pid → fork timestamp.
-func genRun(dir, gen string, n, rate int, d time.Duration) (map[int]int64, float64, error) {
+// child is one process a generator started.
+type child struct {
+	ts     int64 // CLOCK_REALTIME ns before the fork
+	marker string
+}
+
+// genRun runs the generators and returns pid → child.
+func genRun(dir, gen string, n, rate int, d time.Duration) (map[int]child, float64, error) {
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	outs := make([]string, n)
@@ -307,7 +354,7 @@ func genRun(dir, gen string, n, rate int, d time.Duration) (map[int]int64, float
 	if err := errors.Join(errs...); err != nil {
 		return nil, 0, err
 	}
-	pids := map[int]int64{}
+	pids := map[int]child{}
 	for _, o := range outs {
 		f, err := os.Open(o)
 		if err != nil {
@@ -315,10 +362,13 @@ func genRun(dir, gen string, n, rate int, d time.Duration) (map[int]int64, float
 		}
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			a, b, _ := strings.Cut(sc.Text(), " ")
-			pid, _ := strconv.Atoi(a)
-			ts, _ := strconv.ParseInt(b, 10, 64)
-			pids[pid] = ts
+			f := strings.Fields(sc.Text())
+			if len(f) != 3 {
+				continue
+			}
+			pid, _ := strconv.Atoi(f[0])
+			ts, _ := strconv.ParseInt(f[1], 10, 64)
+			pids[pid] = child{ts: ts, marker: f[2]}
 		}
 		f.Close()
 	}
@@ -326,11 +376,17 @@ func genRun(dir, gen string, n, rate int, d time.Duration) (map[int]int64, float
 	return pids, float64(len(pids)) / d.Seconds(), nil
 }
 
-// recSink records the receipt time of each ProcessCreate by pid.
+// recSink records the receipt time and command line of each
+// ProcessCreate by pid.
 type recSink struct {
 	mu       sync.Mutex
 	seen     map[int]time.Time
 	enriched map[int]bool
+	cmdline  map[int]string
+}
+
+func newRecSink() *recSink {
+	return &recSink{seen: map[int]time.Time{}, enriched: map[int]bool{}, cmdline: map[int]string{}}
 }
 
 func (s *recSink) Emit(_ context.Context, evs ...event.Event) error {
@@ -343,6 +399,7 @@ func (s *recSink) Emit(_ context.Context, evs ...event.Event) error {
 				if _, dup := s.seen[p.ProcessID]; !dup {
 					s.seen[p.ProcessID] = now
 					s.enriched[p.ProcessID] = p.ExtraDetails[process.KeyEnrichment] == "" && p.Executable != ""
+					s.cmdline[p.ProcessID] = p.CommandLine
 				}
 			}
 		}
@@ -354,16 +411,16 @@ func runOne(cfg config, dir, gen, mon string, rate int) (result, error) {
 	switch mon {
 	case "none":
 		pids, r, err := genRun(dir, gen, cfg.generators, rate, cfg.duration)
-		return result{total: len(pids), execRate: r, enriched: -1}, err
+		return result{total: len(pids), execRate: r, enriched: -1, withArgv: -1, counted: -1}, err
 	case "netlink", "poll":
-		opts := process.Options{Mode: process.ModeNetlink}
+		opts := process.Options{Mode: process.ModeNetlink, ReaderScheduling: cfg.scheduling}
 		settle := 300 * time.Millisecond
 		if mon == "poll" {
 			opts = process.Options{Mode: process.ModePoll, PollInterval: cfg.pollInterval}
 			settle = 2 * cfg.pollInterval
 		}
 		c := process.New(opts)
-		sink := &recSink{seen: map[int]time.Time{}, enriched: map[int]bool{}}
+		sink := newRecSink()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx, sink) }()
@@ -380,20 +437,26 @@ func runOne(cfg config, dir, gen, mon string, rate int) (result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		res := result{total: len(pids), execRate: r, stats: c.Stats(), cpu: rusageCPU(ru0, ru1)}
+		res := result{total: len(pids), execRate: r, stats: c.Stats(), cpu: rusageCPU(ru0, ru1), counted: -1}
 		sink.mu.Lock()
-		for pid, ts := range pids {
+		for pid, ch := range pids {
 			if at, ok := sink.seen[pid]; ok {
 				res.captured++
-				res.lat = append(res.lat, at.Sub(time.Unix(0, ts)))
+				res.lat = append(res.lat, at.Sub(time.Unix(0, ch.ts)))
 				if sink.enriched[pid] {
 					res.enriched++
+				}
+				if strings.Contains(sink.cmdline[pid], ch.marker) {
+					res.withArgv++
 				}
 			}
 		}
 		sink.mu.Unlock()
 		if mon == "netlink" {
-			res.note = fmt.Sprintf("lost %d, dropped %d, overruns %d", res.stats.LostEvents, res.stats.Dropped, res.stats.Overruns)
+			st := res.stats
+			res.counted = int64(st.LostEvents + st.Dropped + st.NoCommandLine)
+			res.note = fmt.Sprintf("lost %d, overruns %d, dropped %d, no command line %d, reader %s",
+				st.LostEvents, st.Overruns, st.Dropped, st.NoCommandLine, st.ReaderScheduling)
 		}
 		return res, nil
 	case "auditd":
@@ -426,8 +489,8 @@ func fmtDur(d time.Duration) string {
 // process's CPU time and RSS (the harness idles meanwhile, so both are
 // the collector's, on top of the Go runtime's base).
 func sustained(cfg config, dir, gen string) error {
-	c := process.New(process.Options{})
-	sink := &recSink{seen: map[int]time.Time{}, enriched: map[int]bool{}}
+	c := process.New(process.Options{ReaderScheduling: cfg.scheduling})
+	sink := newRecSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx, sink) }()
@@ -494,4 +557,34 @@ func rssKiB() int {
 		}
 	}
 	return 0
+}
+
+// startLoad starts n CPU hogs (stress-ng --cpu n when installed, else n
+// shell busy loops) and returns a function that stops them.
+func startLoad(n int) (stop func(), err error) {
+	var cmds []*exec.Cmd
+	if p, err := exec.LookPath("stress-ng"); err == nil {
+		cmds = append(cmds, exec.Command(p, "--cpu", strconv.Itoa(n), "--quiet"))
+	} else {
+		for range n {
+			cmds = append(cmds, exec.Command("/bin/sh", "-c", "while :; do :; done"))
+		}
+	}
+	stop = func() {
+		for _, c := range cmds {
+			if c.Process != nil {
+				// stress-ng ends its workers on SIGTERM.
+				_ = c.Process.Signal(syscall.SIGTERM)
+				_ = c.Wait()
+			}
+		}
+	}
+	for _, c := range cmds {
+		if err := c.Start(); err != nil {
+			stop()
+			return nil, fmt.Errorf("starting the CPU load: %w", err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let the hogs spin up
+	return stop, nil
 }

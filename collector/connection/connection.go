@@ -215,10 +215,14 @@ func (r *run) reportOverflow(ctx context.Context, sink collector.Sink) {
 	r.lastOverflow, r.lastOverflowSent = n, time.Now()
 }
 
-// TCP states dumped: the connection states, and LISTEN for direction.
-var tcpStates = sockdiag.StateSet(sockdiag.StateEstablished, sockdiag.StateSynSent, sockdiag.StateFinWait1,
-	sockdiag.StateFinWait2, sockdiag.StateTimeWait, sockdiag.StateCloseWait, sockdiag.StateLastAck,
-	sockdiag.StateClosing, sockdiag.StateListen)
+// TCP states dumped: the connection states, and then LISTEN for
+// direction.
+var (
+	tcpStates = sockdiag.StateSet(sockdiag.StateEstablished, sockdiag.StateSynSent, sockdiag.StateFinWait1,
+		sockdiag.StateFinWait2, sockdiag.StateTimeWait, sockdiag.StateCloseWait, sockdiag.StateLastAck,
+		sockdiag.StateClosing)
+	tcpListenStates = sockdiag.StateSet(sockdiag.StateListen)
+)
 
 // pendingSnapshots is how many snapshots a connection without inode
 // waits for accept(2) before it is reported unattributed.
@@ -230,9 +234,12 @@ func awaitsAccept(s *sockdiag.Socket) bool {
 	return s.Protocol == sockdiag.ProtoTCP && (s.State == sockdiag.StateEstablished || s.State == sockdiag.StateCloseWait)
 }
 
-// UDP states: connected (ESTABLISHED) and unconnected (CLOSE, the
+// UDP states: connected (ESTABLISHED), and then unconnected (CLOSE, the
 // "listeners").
-var udpStates = sockdiag.StateSet(sockdiag.StateEstablished, sockdiag.StateClose)
+var (
+	udpStates       = sockdiag.StateSet(sockdiag.StateEstablished)
+	udpListenStates = sockdiag.StateSet(sockdiag.StateClose)
+)
 
 // snapshot reads the tables and returns the events of the new
 // connections (none when baseline is set).
@@ -257,19 +264,36 @@ func (r *run) snapshot(ctx context.Context, baseline bool) ([]event.Event, error
 	if !c.o.ExcludeUDP {
 		tables = append(tables, sockdiag.UDP4, sockdiag.UDP6)
 	}
-	for _, t := range tables {
-		states := tcpStates
-		if t.Protocol == sockdiag.ProtoUDP {
-			states = udpStates
-		}
-		if _, err := r.src.Dump(t, states, func(s *sockdiag.Socket) {
-			s.Protocol = t.Protocol
-			collect(s)
-		}); err != nil {
-			errs = append(errs, err)
+	// Connections first, listeners after: a dump is not atomic, and a
+	// listener that accepted a connection seen in the first pass existed
+	// before it, so the second pass sees it (unless it was closed
+	// meanwhile; the previous snapshot's listeners cover that). Dumped the
+	// other way round, a listener opened during the dump would be missed
+	// and its accepted connection reported as outbound.
+	failed := 0
+	for pass := range 2 {
+		for _, t := range tables {
+			states := tcpStates
+			switch {
+			case t.Protocol == sockdiag.ProtoUDP && pass == 0:
+				states = udpStates
+			case t.Protocol == sockdiag.ProtoUDP:
+				states = udpListenStates
+			case pass == 1:
+				states = tcpListenStates
+			}
+			if _, err := r.src.Dump(t, states, func(s *sockdiag.Socket) {
+				s.Protocol = t.Protocol
+				collect(s)
+			}); err != nil {
+				errs = append(errs, err)
+				if pass == 0 {
+					failed++
+				}
+			}
 		}
 	}
-	if len(errs) == len(tables) {
+	if failed == len(tables) {
 		return nil, errors.Join(errs...)
 	}
 	c.snapshots.Add(1)

@@ -31,9 +31,11 @@
 //     ExtraDetails.
 //
 // A process that exits before /proc could be read still produces its
-// ProcessCreate with what the kernel told (pid, parent pid, the user and
-// container inherited at fork, the parent's comm and executable), marked
-// "Enrichment":"partial"; it is never dropped silently. Events carry the
+// ProcessCreate with what is known (pid, parent pid, the user and
+// container inherited at fork, the parent's comm and executable, the comm
+// while /proc still shows the exiting task), marked "Enrichment":"partial"
+// and "EnrichmentError":"exited before /proc was read", and counted
+// (Stats.NoCommandLine); it is never dropped silently. Events carry the
 // kernel's timestamp. The collector's own process is filtered out.
 //
 // # Attribution
@@ -53,15 +55,31 @@
 // buffers (internal/procfs.Reader); it queues the events in a bounded
 // queue ([Options.QueueSize]) that another goroutine hands to the Sink in
 // batches, woken only when the queue goes from empty to non-empty. The
-// reader never waits for the Sink. A fork bomb cannot grow memory: a full
+// reader never waits for the Sink.
+//
+// A /bin/true is gone about half a millisecond after its exec, so the
+// reader must run at once when an event arrives, also when both cores are
+// busy. It therefore runs on an OS thread of its own (locked to its
+// goroutine, discarded when it ends) that waits in poll(2) itself rather
+// than in the Go netpoller, so that the kernel wakes it directly; the
+// thread asks for SCHED_FIFO priority 1 (or nice -20, see [Scheduling] and
+// [Options.ReaderScheduling]); and during a burst it waits for the next
+// event without giving its P back to the Go scheduler, so that a busy
+// engine does not delay it by a scheduling quantum (see BENCHMARKS.md for
+// the capture rates this gives under an exec flood with both cores
+// loaded). A fork bomb cannot grow memory: a full
 // queue drops events and counts them (Stats.Dropped), the live table is an
 // LRU, command lines are capped. Datagrams that do not come from the
 // kernel (a local process can unicast to the socket) are ignored. The socket buffer is sized with
 // SO_RCVBUFFORCE (root) or SO_RCVBUF; events lost to a full buffer
-// (ENOBUFS) are counted exactly from the per-CPU sequence gaps
-// (Stats.LostEvents). Losses and drops are reported through
-// collector.ReportError at most every [Options.ReportEvery]; the collector
-// keeps going.
+// (ENOBUFS, Stats.Overruns) are counted exactly from the per-CPU sequence
+// gaps (Stats.LostEvents; a number that arrives late, sent out of order by
+// two tasks of one CPU, is not counted). Losses, drops and events sent
+// without a command line are logged and reported through
+// collector.ReportError ([ErrLoss]) at once and then at most every
+// [Options.ReportEvery]; the collector keeps going. The events that never
+// reached the Sink (LostEvents + Dropped) are its
+// [collector.DropCounter] count, for the engine's DroppedEventsStatistics.
 //
 // # Privileges and fallback
 //

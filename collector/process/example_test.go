@@ -55,3 +55,15 @@ func Example() {
 	<-done
 	// Output: sh exited with 3
 }
+
+// The collector counts what it could not deliver; an engine finds the
+// count through collector.DropCounter and adds it to
+// DroppedEventsStatistics. Stats says more (events sent without their
+// command line, the reader thread's scheduling).
+func ExampleCollector_Dropped() {
+	var c collector.Collector = process.New(process.Options{})
+	if dc, ok := c.(collector.DropCounter); ok {
+		fmt.Println("lost before Run:", dc.Dropped())
+	}
+	// Output: lost before Run: 0
+}

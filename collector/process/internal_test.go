@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/edgesec/edgesec/collector/collectortest"
 )
 
 // procMsg builds one netlink datagram carrying a proc_event, laid out as
@@ -192,22 +195,77 @@ func BenchmarkEventPath(b *testing.B) {
 }
 
 // The proc connector numbers events per CPU; a jump in one CPU's sequence
-// is events the kernel dropped on a full socket buffer (Stats.LostEvents).
+// is events the kernel dropped on a full socket buffer (Stats.LostEvents),
+// unless the skipped number arrives late (two tasks on one CPU sending in
+// the other order): skipped numbers are counted once they leave the last
+// 64 of their CPU or waited a second; the count never goes down.
 func TestSeqTrackerCountsGapsPerCPU(t *testing.T) {
 	var s seqTracker
-	assert.Zero(t, s.next(0, 100), "the first event of a CPU is no gap")
-	assert.Zero(t, s.next(0, 101))
-	assert.Zero(t, s.next(3, 7), "CPUs are counted apart")
-	assert.Equal(t, uint32(4), s.next(0, 106), "102..105 lost")
-	assert.Zero(t, s.next(3, 8))
-	assert.Equal(t, uint32(1), s.next(3, 10))
-	assert.Zero(t, s.next(0, 106), "a repeated number is no loss")
-	assert.Zero(t, s.next(0, 50), "an older number (reordering) is no loss")
-	assert.Equal(t, uint32(9), s.next(0, 60), "counted from the last seen")
-	assert.Zero(t, s.next(1, ^uint32(0)))
-	assert.Zero(t, s.next(1, 0), "wrap-around is no loss")
-	assert.Zero(t, s.next(200, 1), "a high CPU number grows the table")
-	assert.Equal(t, uint32(2), s.next(200, 4))
-	assert.Zero(t, s.next(maxSeqCPUs, 1))
-	assert.Zero(t, s.next(maxSeqCPUs, 99), "CPU numbers beyond the table are ignored, not counted")
+	t0 := time.Unix(1000, 0)
+	next := func(cpu, seq uint32) uint64 { return s.next(cpu, seq, t0) }
+	assert.Zero(t, next(0, 100), "the first event of a CPU is no gap")
+	assert.Zero(t, next(0, 101))
+	assert.Zero(t, next(3, 7), "CPUs are counted apart")
+	assert.Zero(t, next(0, 106), "102..105 skipped: pending")
+	assert.Zero(t, next(3, 8))
+	assert.Zero(t, next(3, 10), "9 pending")
+	assert.Zero(t, next(0, 106), "a repeated number is no loss")
+	assert.Zero(t, next(0, 104), "104 came late")
+	assert.Zero(t, next(0, 50), "a much older one changes nothing")
+	assert.Zero(t, s.expire(t0.Add(time.Second/2)), "not yet a second")
+	assert.Equal(t, uint64(4), s.expire(t0.Add(time.Second)), "102, 103, 105 and 9 never came")
+	assert.Zero(t, s.expire(t0.Add(2*time.Second)), "counted once")
+	assert.Zero(t, next(0, 103), "too late: already counted")
+
+	assert.Zero(t, next(0, 108), "107 pending")
+	assert.Zero(t, next(0, 171), "64 numbers later 107 is still in the window")
+	assert.Equal(t, uint64(1), next(0, 172), "now it left the window: lost")
+	assert.Equal(t, uint64(62+35), next(0, 272), "a gap of 99: the 62 pending (109..170) and the 35 beyond the new window (172..206)")
+	assert.Zero(t, next(0, 260), "a late one within the last 64")
+	assert.Equal(t, uint64(63), s.expire(t0.Add(3*time.Second)), "the other 63 of the window")
+
+	assert.Zero(t, next(1, ^uint32(0)))
+	assert.Zero(t, next(1, 0), "wrap-around is no gap")
+	assert.Zero(t, next(1, 2))
+	assert.Zero(t, next(1, 1), "1 came late across the wrap-around")
+	assert.Zero(t, s.expire(t0.Add(5*time.Second)))
+	assert.Zero(t, next(200, 1), "a high CPU number grows the table")
+	assert.Zero(t, next(200, 4))
+	assert.Equal(t, uint64(2), s.expire(t0.Add(7*time.Second)))
+	assert.Zero(t, next(maxSeqCPUs, 1))
+	assert.Zero(t, next(maxSeqCPUs, 99), "CPU numbers beyond the table are ignored, not counted")
+}
+
+// Losses are reported at once, then at most every ReportEvery, and only
+// when a counter changed.
+func TestLossReportsRateLimited(t *testing.T) {
+	c := New(Options{ReportEvery: time.Minute})
+	rec := collectortest.NewRecorder()
+	ctx := context.Background()
+	var r lossReport
+	t0 := time.Unix(1000, 0)
+	c.checkLosses(ctx, rec, &r, t0)
+	assert.Empty(t, rec.Errors(), "nothing lost, nothing said")
+
+	c.lost.Add(7)
+	c.overruns.Add(1)
+	c.noCmdline.Add(3)
+	c.checkLosses(ctx, rec, &r, t0.Add(time.Second))
+	require.Len(t, rec.Errors(), 1, "the first loss is reported at once")
+	err := rec.Errors()[0].Err
+	assert.ErrorIs(t, err, ErrLoss)
+	assert.Contains(t, err.Error(), "7 events lost")
+	assert.Contains(t, err.Error(), "(1 ENOBUFS")
+	assert.Contains(t, err.Error(), "3 process creations sent without a command line")
+	assert.Equal(t, int64(7), c.Dropped())
+
+	c.dropped.Add(2)
+	c.checkLosses(ctx, rec, &r, t0.Add(30*time.Second))
+	assert.Len(t, rec.Errors(), 1, "not again within ReportEvery")
+	c.checkLosses(ctx, rec, &r, t0.Add(62*time.Second))
+	require.Len(t, rec.Errors(), 2, "the change is reported once ReportEvery passed")
+	assert.Contains(t, rec.Errors()[1].Err.Error(), "2 dropped on a full queue")
+	assert.Equal(t, int64(9), c.Dropped())
+	c.checkLosses(ctx, rec, &r, t0.Add(200*time.Second))
+	assert.Len(t, rec.Errors(), 2, "no change, no report")
 }

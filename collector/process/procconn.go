@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -188,15 +190,28 @@ func subscribeMessage(op uint32) []byte {
 	return b
 }
 
-// connSocket is a subscribed proc connector socket, registered with the Go
-// netpoller so that a blocked read ends when the socket is closed.
+// connSocket is a subscribed proc connector socket. It is not registered
+// with the Go netpoller: the reader waits in poll(2) on its own thread, so
+// that the kernel wakes that thread directly (and the thread's scheduling
+// priority applies) instead of whichever runtime thread runs the netpoller.
+// An eventfd ends the wait.
+//
+// The reader owns the descriptors: [connSocket.stop] may be called from any
+// goroutine and only asks the reader to return; the reader then calls
+// [connSocket.release].
 type connSocket struct {
-	f       *os.File
+	fd      int
+	wake    int  // eventfd written by stop
 	rcvbuf  int  // the receive buffer the kernel granted
 	forced  bool // SO_RCVBUFFORCE worked
-	subOnce bool
-	closed  atomic.Bool
+	closing atomic.Bool
+
+	mu       sync.Mutex
+	released bool
 }
+
+// errClosed is returned by readBatch once stop was called.
+var errClosed = errors.New("process: proc connector socket closed")
 
 // openProcConnector opens a NETLINK_CONNECTOR socket, joins the proc
 // connector group, sizes its receive buffer and subscribes. Errors wrap
@@ -207,9 +222,12 @@ func openProcConnector(rcvbuf int) (*connSocket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("process: proc connector socket: %w", err)
 	}
-	s := &connSocket{}
+	s := &connSocket{fd: fd, wake: -1}
 	fail := func(what string, err error) (*connSocket, error) {
 		_ = unix.Close(fd)
+		if s.wake >= 0 {
+			_ = unix.Close(s.wake)
+		}
 		return nil, fmt.Errorf("process: proc connector %s: %w", what, err)
 	}
 	if rcvbuf > 0 {
@@ -226,67 +244,116 @@ func openProcConnector(rcvbuf int) (*connSocket, error) {
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: cnIdxProc}); err != nil {
 		return fail("bind", err)
 	}
+	w, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return fail("eventfd", err)
+	}
+	s.wake = w
 	msg := subscribeMessage(procCnMcastListen)
 	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fail("subscribe", err)
 	}
-	s.f = os.NewFile(uintptr(fd), "proc-connector")
-	s.subOnce = true
 	return s, nil
+}
+
+// holdP is how long the reader waits for the next event without giving
+// its P (the Go scheduler's right to run Go code) back, after an event. A
+// goroutine that blocks in a system call gives up its P; when every P is
+// busy (the engine encoding and sending the events of an exec flood), the
+// reader then waits for one after each wake-up, often for milliseconds,
+// and a short-lived process is gone before /proc is read. Waiting in a
+// raw ppoll(2) keeps the P during a burst; a signal (the runtime's
+// preemption, a stop-the-world) interrupts it, so the runtime is not held
+// up. After holdP without events the reader waits in an ordinary blocking
+// poll that gives the P back.
+const holdP = 2 * time.Millisecond
+
+// rawPoll is ppoll(2) with a timeout, without telling the Go scheduler
+// (the calling goroutine keeps its P).
+func rawPoll(fds []unix.PollFd, ts *unix.Timespec) (int, unix.Errno) {
+	n, _, e := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)),
+		uintptr(unsafe.Pointer(ts)), 0, 0, 0)
+	return int(n), e
 }
 
 // readBatch reads the datagrams sent by the kernel and hands each one to
 // fn, calling idle whenever the socket is drained, before it waits for
-// more. It returns only on a read error: unix.ENOBUFS after an overrun
-// (the socket is still usable), os.ErrClosed once closed. Datagrams from
-// another sender than the kernel (a process can unicast to our port) are
-// ignored.
+// more (see holdP). It returns only on a read error: unix.ENOBUFS after
+// an overrun (the socket is still usable), errClosed once stop was
+// called. Datagrams from another sender than the kernel (a process can
+// unicast to our port) are ignored. Only the reader calls it.
 func (s *connSocket) readBatch(buf []byte, fn func([]byte), idle func()) error {
-	rc, err := s.f.SyscallConn()
-	if err != nil {
-		return err
-	}
 	var (
-		rerr error
 		from unix.RawSockaddrNetlink
 		alen uint32
 	)
-	err = rc.Read(func(fd uintptr) bool {
-		for {
-			alen = unix.SizeofSockaddrNetlink
-			n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0,
-				uintptr(unsafe.Pointer(&from)), uintptr(unsafe.Pointer(&alen)))
-			switch e {
-			case 0:
-				if from.Family == unix.AF_NETLINK && from.Pid == 0 {
-					fn(buf[:n])
-				}
-			case unix.EINTR:
-			case unix.EAGAIN:
-				idle()
-				return false // wait for readiness
-			default:
-				rerr = e
-				return true
-			}
+	fds := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLIN}, {Fd: int32(s.wake), Events: unix.POLLIN}}
+	hold := unix.NsecToTimespec(int64(holdP))
+	busy := false
+	for {
+		if s.closing.Load() {
+			return errClosed
 		}
-	})
-	if err != nil {
-		return err
+		alen = unix.SizeofSockaddrNetlink
+		n, _, e := unix.Syscall6(unix.SYS_RECVFROM, uintptr(s.fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)),
+			unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&from)), uintptr(unsafe.Pointer(&alen)))
+		switch e {
+		case 0:
+			if from.Family == unix.AF_NETLINK && from.Pid == 0 {
+				fn(buf[:n])
+			}
+		case unix.EINTR:
+		case unix.EAGAIN:
+			idle()
+			if s.closing.Load() {
+				return errClosed
+			}
+			if busy {
+				n, e := rawPoll(fds, &hold)
+				switch {
+				case e == unix.EINTR:
+				case e != 0:
+					return fmt.Errorf("process: ppoll: %w", e)
+				case n == 0:
+					busy = false // quiet: wait giving the P back
+				}
+				continue
+			}
+			// At most a second, so that idle runs now and then.
+			if _, err := unix.Poll(fds, 1000); err != nil && err != unix.EINTR {
+				return fmt.Errorf("process: poll: %w", err)
+			}
+			busy = true
+		default:
+			return e
+		}
 	}
-	return rerr
 }
 
-// close unsubscribes (best effort) and closes the socket; a blocked
-// readBatch returns.
-func (s *connSocket) close() error {
-	if s.subOnce {
-		if rc, err := s.f.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) {
-				_ = unix.Sendto(int(fd), subscribeMessage(procCnMcastIgnore), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
-			})
-		}
+// stop asks the reader to return: a blocked readBatch returns errClosed.
+// It may be called from any goroutine, more than once.
+func (s *connSocket) stop() {
+	s.closing.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.released {
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		_, _ = unix.Write(s.wake, one[:])
 	}
-	s.closed.Store(true)
-	return s.f.Close()
+}
+
+// release unsubscribes (best effort) and closes the descriptors. The
+// reader calls it once it no longer reads.
+func (s *connSocket) release() error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released {
+		return nil
+	}
+	s.released = true
+	_ = unix.Sendto(s.fd, subscribeMessage(procCnMcastIgnore), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+	_ = unix.Close(s.wake)
+	return unix.Close(s.fd)
 }

@@ -208,6 +208,7 @@ func TestBurstOfShortLivedProcesses(t *testing.T) {
 		assert.Equal(t, "0", pc.UserID)
 		if pc.ExtraDetails[process.KeyEnrichment] == "partial" {
 			partial++
+			assert.Equal(t, process.ErrTextExited, pc.ExtraDetails[process.KeyEnrichmentError])
 		} else {
 			assert.Equal(t, realPath(t, "/bin/true"), pc.Executable)
 			assert.Equal(t, "/bin/true", pc.CommandLine)
@@ -219,7 +220,11 @@ func TestBurstOfShortLivedProcesses(t *testing.T) {
 	}
 	st := r.c.Stats()
 	t.Logf("partial enrichment: %d of %d; stats %+v", partial, n, st)
-	assert.Zero(t, st.LostEvents)
+	// Every one of ours is there (above). LostEvents is not asserted: it
+	// counts the whole host's events, and the kernel drops one now and
+	// then when it cannot allocate the message (a sequence gap without
+	// ENOBUFS, seen with both cores loaded); that is counted, not silent.
+	assert.GreaterOrEqual(t, st.NoCommandLine, uint64(partial), "every event sent without a command line is counted")
 	assert.Zero(t, st.Dropped)
 	validateAll(t, r.rec)
 }
@@ -437,4 +442,81 @@ func TestProduces(t *testing.T) {
 	c := process.New(process.Options{})
 	assert.Equal(t, event.ProcessCreate, c.Name())
 	assert.Equal(t, []string{event.ProcessCreate, event.ProcessTerminate}, collector.Produces(c))
+}
+
+// An exec flood: 500 processes, each with a unique marker in its command
+// line, started as fast as four shells can (from other processes, as a
+// real flood comes: a Go test that forks holds the runtime's Ps in
+// vfork, which is not what the collector competes with in the module).
+// Every one is either captured with its command line, or sent without it
+// and counted (Stats.NoCommandLine, marked EnrichmentError), or counted
+// as lost by the kernel (Stats.LostEvents) or the queue (Stats.Dropped):
+// nothing is lost silently, whatever else loads the machine.
+func TestExecFloodCapturedOrCounted(t *testing.T) {
+	needRoot(t)
+	r := start(t, process.Options{})
+	const shells, each = 4, 125
+	tag := "edgesec-flood-" + strconv.Itoa(os.Getpid())
+	parents := map[int]int{} // shell pid → shell number
+	var cmds []*exec.Cmd
+	for s := range shells {
+		// dash and busybox sh run [ and $((…)) themselves: their only
+		// children are the /bin/true processes.
+		cmd := exec.Command("/bin/sh", "-c", `i=0; while [ $i -lt $2 ]; do /bin/true "$1-$i"; i=$((i+1)); done`,
+			"sh", tag+"-"+strconv.Itoa(s), strconv.Itoa(each))
+		require.NoError(t, cmd.Start())
+		parents[cmd.Process.Pid] = s
+		cmds = append(cmds, cmd)
+	}
+	for _, cmd := range cmds {
+		require.NoError(t, cmd.Wait())
+	}
+
+	// Wait until every process is accounted for (or 10 s).
+	var withArgv, withoutArgv, missing int
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		seen := map[string]bool{}
+		withArgv, withoutArgv = 0, 0
+		for _, ev := range r.rec.Events() {
+			for _, it := range ev.Payload {
+				p, ok := it.(*event.ProcessCreatePayload)
+				if !ok {
+					continue
+				}
+				s, ours := parents[p.ParentProcessID]
+				if !ours {
+					continue
+				}
+				m, isTrue := strings.CutPrefix(p.CommandLine, "/bin/true ")
+				switch {
+				case isTrue && strings.HasPrefix(m, tag+"-"+strconv.Itoa(s)+"-") && !seen[m]:
+					seen[m] = true
+					withArgv++
+				default:
+					withoutArgv++
+					// Sent with what was known, and said why.
+					assert.Equal(t, process.ErrTextExited, p.ExtraDetails[process.KeyEnrichmentError], "%+v", p)
+					assert.Equal(t, "partial", p.ExtraDetails[process.KeyEnrichment])
+					assert.Empty(t, p.CommandLine)
+				}
+			}
+		}
+		missing = shells*each - withArgv - withoutArgv
+		st := r.c.Stats()
+		if missing <= 0 || uint64(missing) <= st.LostEvents+st.Dropped && time.Now().After(deadline.Add(-8*time.Second)) ||
+			time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st := r.c.Stats()
+	t.Logf("%d processes: %d with their command line, %d sent without it (counted %d host-wide), %d missing; stats %+v",
+		shells*each, withArgv, withoutArgv, st.NoCommandLine, missing, st)
+	assert.GreaterOrEqual(t, missing, 0, "no process reported twice")
+	assert.GreaterOrEqual(t, st.NoCommandLine, uint64(withoutArgv), "every event without a command line is counted")
+	assert.LessOrEqual(t, int64(missing), int64(st.LostEvents+st.Dropped), "every missing process is counted as lost")
+	assert.Equal(t, int64(st.LostEvents+st.Dropped), r.c.Dropped(), "the engine is told the losses")
+	assert.NotEmpty(t, st.ReaderScheduling)
+	validateAll(t, r.rec)
 }

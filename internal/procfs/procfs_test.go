@@ -1,6 +1,7 @@
 package procfs
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -223,6 +224,25 @@ func TestReadProcessFixture(t *testing.T) {
 	assert.Equal(t, "/sbin/init splash", p.Cmdline)
 	assert.Empty(t, p.ContainerID)
 
+	// An empty command line is what the kernel shows while a process
+	// exits or is half-way through an exec: partial, though every file
+	// could be read.
+	mid := t.TempDir()
+	out, err := exec.Command("cp", "-a", filepath.Join(root, "proc"), mid).CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.NoError(t, os.WriteFile(filepath.Join(mid, "proc/777/cmdline"), nil, 0o644))
+	for _, o := range []ReadOptions{{}, {SkipStat: true}} {
+		p, err = ReadProcessWith(mid, 777, o)
+		require.NoError(t, err)
+		assert.True(t, p.Partial, "%+v", o)
+		assert.Equal(t, "bash", p.Comm)
+		assert.Equal(t, "/usr/bin/bash", p.Exe)
+		assert.Empty(t, p.Cmdline)
+	}
+	p, err = ReadProcess(root, 777, 0)
+	require.NoError(t, err)
+	assert.False(t, p.Partial, "the same process with its command line")
+
 	// A kernel thread has no exe; that is not partial.
 	p, err = ReadProcess(root, 2, 0)
 	require.NoError(t, err)
@@ -269,25 +289,26 @@ func TestUserCache(t *testing.T) {
 // child.
 func TestReadProcessLive(t *testing.T) {
 	arg := "hello\nworld \xff end"
-	// sh ignores the extra argument (sleep would reject it and exit).
-	cmd := exec.Command("/bin/sh", "-c", "sleep 30; :", "sh", arg)
+	// sh ignores the extra argument (sleep would reject it and exit). It
+	// says when it runs: Start returns at the exec's point of no return,
+	// before the new program's arguments are set up (the command line
+	// reads empty until then).
+	cmd := exec.Command("/bin/sh", "-c", "echo up; sleep 30; :", "sh", arg)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "up\n", line)
 	p, err := ReadProcess("/", cmd.Process.Pid, 0)
 	require.NoError(t, err)
 	assert.Equal(t, cmd.Process.Pid, p.PID)
 	assert.Equal(t, os.Getpid(), p.PPID)
 	assert.Equal(t, uint32(os.Getuid()), p.UID)
 	assert.Equal(t, uint32(os.Geteuid()), p.EUID)
-	// The child may still be between fork and exec (or in the middle of
-	// exec, when exe is briefly unreadable): retry briefly.
-	for i := 0; i < 100 && (p.Comm != "sh" || p.Partial); i++ {
-		time.Sleep(10 * time.Millisecond)
-		p, err = ReadProcess("/", cmd.Process.Pid, 0)
-		require.NoError(t, err)
-	}
 	assert.Equal(t, "sh", p.Comm)
-	assert.Equal(t, "/bin/sh -c sleep 30; : sh hello\nworld \uFFFD end", p.Cmdline)
+	assert.Equal(t, "/bin/sh -c echo up; sleep 30; : sh hello\nworld \uFFFD end", p.Cmdline)
 	want, err := filepath.EvalSymlinks("/bin/sh")
 	require.NoError(t, err)
 	if os.Geteuid() == 0 {

@@ -49,8 +49,12 @@ type Process struct {
 	ContainerID      string
 	ContainerRuntime string
 	// Partial is set when some of the files could not be read (the process
-	// exited while being read, or a privilege was missing). The fields
-	// from the files that were read are valid.
+	// exited while being read, or a privilege was missing), and when the
+	// command line of a process other than a kernel thread is empty: the
+	// kernel shows none while a process exits (its memory is gone) and
+	// between the point of no return of an exec and the new program's
+	// arguments being set up. The fields from the files that were read
+	// are valid.
 	Partial bool
 }
 

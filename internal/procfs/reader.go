@@ -125,6 +125,9 @@ func (r *Reader) Read(pid int, o ReadOptions) (Process, error) {
 	}
 	if b, err := r.readFile(pid, "cmdline", maxCmdline+1); err == nil {
 		p.Cmdline, p.CmdlineTruncated = ParseCmdline(b, maxCmdline)
+		if len(b) == 0 && !isKernelThread(p) {
+			p.Partial = true // no memory: exiting, or in the middle of an exec
+		}
 	} else {
 		p.Partial = true
 	}

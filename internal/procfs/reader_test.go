@@ -49,6 +49,9 @@ func readProcessOS(root string, pid int, o ReadOptions) (Process, error) {
 	}
 	if b, err := readLimited(filepath.Join(dir, "cmdline"), maxCmdline+1); err == nil {
 		p.Cmdline, p.CmdlineTruncated = ParseCmdline(b, maxCmdline)
+		if len(b) == 0 && !isKernelThread(p) {
+			p.Partial = true // no memory: exiting, or in the middle of an exec
+		}
 	} else {
 		p.Partial = true
 	}

@@ -71,6 +71,7 @@ type Stats struct {
 	ProcessScans  uint64 // /proc/<pid>/fd directories read
 	FDsRead       uint64 // descriptors examined (readlink)
 	FullScans     uint64 // Lookups that had to re-read already known processes
+	Rescans       uint64 // known processes whose descriptors were read again (by FullScans)
 	Unresolved    uint64 // queries left without an owner after a complete scan
 	BudgetHits    uint64 // Lookups stopped by MaxScanFDs
 	ProcessLimit  uint64 // processes not tracked because of MaxProcesses
@@ -313,6 +314,7 @@ func (r *Resolver) refresh(ctx context.Context, missing map[uint64]struct{}, uid
 				return err
 			}
 		}
+		r.stats.Rescans++
 		if budget -= r.scanPID(pid, r.procs[pid], budget, missing); budget <= 0 {
 			exhausted = true
 		}

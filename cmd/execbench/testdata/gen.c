@@ -4,9 +4,12 @@
  *   gen RATE SECONDS OUT [PROGRAM]
  *
  * Forks and execs PROGRAM (default /bin/true) RATE times per second (0: as
- * fast as it can, one at a time) for SECONDS, waiting for each child.
+ * fast as it can, one at a time) for SECONDS, waiting for each child. Each
+ * child gets one argument, a marker unique to it ("EB<gen pid>-<n>"), so a
+ * monitor's capture can be checked by command line as well as by pid.
  * Before each fork it records CLOCK_REALTIME; at the end it writes one
- * "pid realtime_ns" line per child to OUT and prints the number of execs.
+ * "pid realtime_ns marker" line per child to OUT and prints the number of
+ * execs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,7 +37,9 @@ int main(int argc, char **argv) {
 	size_t cap = 1 << 16, n = 0;
 	int64_t *rec = malloc(cap * 2 * sizeof(int64_t));
 	if (!rec) return 1;
-	char *const args[] = {(char *)prog, NULL};
+	char marker[48];
+	char *args[] = {(char *)prog, marker, NULL};
+	long self = (long)getpid();
 	char *const env[] = {NULL};
 	int64_t start = now_ns(CLOCK_MONOTONIC);
 	int64_t end = start + (int64_t)(secs * 1e9);
@@ -49,6 +54,7 @@ int main(int argc, char **argv) {
 			continue;
 		}
 		next += step;
+		snprintf(marker, sizeof marker, "EB%ld-%zu", self, n);
 		int64_t t = now_ns(CLOCK_REALTIME);
 		pid_t pid = fork();
 		if (pid == 0) {
@@ -72,7 +78,8 @@ int main(int argc, char **argv) {
 	}
 	FILE *f = fopen(argv[3], "w");
 	if (!f) { perror("open"); return 1; }
-	for (size_t i = 0; i < n; i++) fprintf(f, "%lld %lld\n", (long long)rec[2 * i], (long long)rec[2 * i + 1]);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%lld %lld EB%ld-%zu\n", (long long)rec[2 * i], (long long)rec[2 * i + 1], self, i);
 	fclose(f);
 	printf("%zu\n", n);
 	return 0;

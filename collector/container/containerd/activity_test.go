@@ -35,7 +35,9 @@ func TestActivityLifecycleAndExec(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	edge := containertest.Case{Name: "edgeHub", Cmd: []string{"/bin/sleep", "600"}, Start: true, Labels: containertest.EdgeLabels(64)}
 	c := containerdct.Create(t, cli, image, containerdct.Prefix(t), edge)
-	containerdct.Exec(t, cli, c.ID, "exec1", "/bin/sh", "-c", "sleep 0.3; echo pwned > /tmp/x")
+	// The exec lives long enough for its command line to be read when
+	// exec_start is handled, also on a loaded machine.
+	containerdct.Exec(t, cli, c.ID, "exec1", "/bin/sh", "-c", "sleep 2; echo pwned > /tmp/x")
 	const wait = 10 * time.Second
 	cr := containertest.WaitActivity(t, rec, wait, c.ID, "create", nil)
 	if cr.Image != image || cr.ContainerName != c.Name || cr.ModuleName != c.Name || cr.ExtraDetails[ctr.KeyNamespace] != containerdct.Namespace {
@@ -46,7 +48,7 @@ func TestActivityLifecycleAndExec(t *testing.T) {
 		return p.ExtraDetails["ExecId"] == "exec1"
 	})
 	st := containertest.WaitActivity(t, rec, wait, c.ID, "exec_start", nil)
-	if st.Command != "/bin/sh -c sleep 0.3; echo pwned > /tmp/x" {
+	if st.Command != "/bin/sh -c sleep 2; echo pwned > /tmp/x" {
 		t.Errorf("exec_start command = %q", st.Command)
 	}
 	ed := containertest.WaitActivity(t, rec, wait, c.ID, "exec_die", nil)

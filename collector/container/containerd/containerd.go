@@ -490,10 +490,20 @@ func FromEvent(ns string, ts time.Time, v any) (ctr.Activity, bool) {
 	return a, true
 }
 
+// procCmdline reads the command line of an exec'd process. runc returns
+// (and containerd publishes exec_start) possibly before the process's
+// execve has set up the new arguments; the kernel shows an empty command
+// line meanwhile, so an empty one is read again a few times.
 func procCmdline(hostRoot string, pid int) string {
-	b, err := readBounded(ctr.HostPath(hostRoot, "/proc/"+strconv.Itoa(pid)+"/cmdline"), maxCommand)
-	if err != nil {
-		return ""
+	name := ctr.HostPath(hostRoot, "/proc/"+strconv.Itoa(pid)+"/cmdline")
+	for try := 0; ; try++ {
+		b, err := readBounded(name, maxCommand)
+		if err != nil {
+			return "" // gone
+		}
+		if len(b) > 0 || try == 4 {
+			return ctr.Truncate(strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")), maxCommand)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
-	return ctr.Truncate(strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")), maxCommand)
 }
