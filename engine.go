@@ -733,8 +733,33 @@ func (e *Engine) statisticsEvents() []event.Event {
 	extra[ExtraOutboxDropped] = strconv.FormatInt(out.Dropped+out.Rejected-e.lastOut.Dropped-e.lastOut.Rejected, 10)
 	e.lastOut = out
 	extra[ExtraDiagnosticDropped] = strconv.FormatInt(e.diagDroppedDelta(), 10)
+	var lost int64
+	for _, m := range e.collectors {
+		dc, ok := m.c.(collector.DropCounter)
+		if !ok {
+			continue
+		}
+		n := dc.Dropped()
+		delta := n - m.lastDropped
+		m.lastDropped = n
+		lost += delta
+		if delta > 0 {
+			extra[ExtraCollectorDroppedPrefix+m.c.Name()] = strconv.FormatInt(delta, 10)
+		}
+	}
+	extra[ExtraCollectorDropped] = strconv.FormatInt(lost, 10)
 	return aggregate.StatisticsEvents(e.now(), d, extra)
 }
+
+// ExtraCollectorDropped is the ExtraDetails key of the
+// DroppedEventsStatistics Low item that counts the events the collectors
+// lost before they reached the engine (collector.DropCounter: a kernel
+// buffer that overflowed, for instance) since the previous report;
+// ExtraCollectorDroppedPrefix+name counts one collector's.
+const (
+	ExtraCollectorDropped       = "CollectorDroppedEvents"
+	ExtraCollectorDroppedPrefix = "CollectorDroppedEvents."
+)
 
 // push queues msgs in the outbox; it logs what it cannot queue (the
 // outbox counts it).

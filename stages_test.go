@@ -175,3 +175,36 @@ func TestStageDropsAreCountedAndBrokenStagesLoseNothing(t *testing.T) {
 	stop()
 	require.True(t, mk.stopped.Load(), "the engine stops the Runner")
 }
+
+// lossy is a collector that lost events before its Sink (a kernel buffer).
+type lossy struct {
+	triggered
+	lost atomic.Int64
+}
+
+func (l *lossy) Dropped() int64 { return l.lost.Load() }
+
+func TestCollectorLossesAreReported(t *testing.T) {
+	rec := transporttest.NewRecorder()
+	l := &lossy{triggered: triggered{name: event.ProcessCreate, n: 1, mk: func(i int) event.Event {
+		return event.Must(event.ProcessCreate, time.Now(), &event.ProcessCreatePayload{Executable: "/bin/true", CommandLine: "true", ProcessID: 7, UserID: "0"})
+	}}}
+	l.lost.Store(17)
+	e := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: rec, FirstMessageDelay: -1, Config: fastConfig(t, "")})
+	e.AddCollector(l)
+	run(t, e)
+	waitFor(t, 10*time.Second, "CollectorDroppedEvents 17", func() bool {
+		for _, ev := range decode(t, rec.Messages()) {
+			if ev.Name != event.DroppedEventsStatistics {
+				continue
+			}
+			for _, p := range ev.Payload {
+				if x, ok := p["ExtraDetails"].(map[string]any); ok && x[edgesec.ExtraCollectorDropped] == "17" &&
+					x[edgesec.ExtraCollectorDroppedPrefix+event.ProcessCreate] == "17" {
+					return true
+				}
+			}
+		}
+		return false
+	})
+}

@@ -36,10 +36,11 @@ type managed struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	events  atomic.Int64
-	mu      sync.Mutex
-	state   string
-	lastErr string
+	events      atomic.Int64
+	lastDropped int64 // collector.DropCounter at the previous statistics report; guarded by the engine's mu
+	mu          sync.Mutex
+	state       string
+	lastErr     string
 }
 
 func (e *Engine) newManaged(c collector.Collector) *managed {
