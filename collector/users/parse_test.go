@@ -178,28 +178,6 @@ func TestLargeInputStaysBounded(t *testing.T) {
 	require.Equal(t, 32001, len(groups[0].Members))
 }
 
-func TestLargePasswdFilePoll(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes a 20 MB file")
-	}
-	root := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
-	var b bytes.Buffer
-	for i := 0; b.Len() < 20<<20; i++ {
-		fmt.Fprintf(&b, "user%d:x:%d:100::/home/user%d:/bin/sh\n", i, 10000+i, i)
-	}
-	require.NoError(t, os.WriteFile(filepath.Join(root, "etc/passwd"), b.Bytes(), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(root, "etc/group"), []byte("users:x:100:\n"), 0o644))
-	evs, err := New(Options{HostRoot: root}).Poll(t.Context())
-	require.ErrorContains(t, err, "entries beyond the limit of 100000 dropped")
-	items := 0
-	for i := range evs {
-		require.LessOrEqual(t, evs[i].Size(), DefaultMaxEventBytes)
-		items += len(evs[i].Payload)
-	}
-	require.Equal(t, MaxEntries, items)
-}
-
 func accountNames(as []Account) []string {
 	var out []string
 	for _, a := range as {
