@@ -73,10 +73,11 @@ Flags:
                      (default: $XDG_STATE_HOME/edgesec or ~/.local/state/edgesec,
                      /var/lib/edgesec as root)                 [EDGESEC_STATE_DIR]
   --output OUT       "stdout" or a file path (JSON lines, fsync'd). Default:
-                     chosen from the environment — IoT Edge (IOTEDGE_*
-                     variables: edgeHub with workload API tokens),
+                     chosen from the environment, first match wins —
                      EdgeHubConnectionString (+ EdgeModuleCACertificateFile)
-                     or IotHubConnectionString, --mqtt; otherwise stdout.
+                     or IotHubConnectionString, IoT Edge (IOTEDGE_*
+                     variables: edgeHub with workload API tokens),
+                     --mqtt; otherwise stdout.
                                                                [EDGESEC_OUTPUT]
   --mqtt URL         send to an MQTT 3.1.1 broker: tcp://, ssl:// or mqtts://
                      host:port, with optional ?ca=&cert=&key=&topic=&client_id=

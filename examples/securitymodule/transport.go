@@ -12,15 +12,17 @@ import (
 	"github.com/edgesec/edgesec/transport/mqtt"
 )
 
-// selectTransport picks the module's transport from its environment, as
-// the Azure IoT SDKs do:
+// selectTransport picks the module's transport from its environment, in
+// the order of the Azure IoT SDKs' ModuleClient.fromEnvironment /
+// CreateFromEnvironmentAsync (a connection string wins over the IoT Edge
+// variables, so an operator can override the workload API):
 //
-//  1. the IoT Edge module environment (IOTEDGE_WORKLOADURI, IOTEDGE_MODULEID,
+//  1. EdgeHubConnectionString (with GatewayHostName and
+//     EdgeModuleCACertificateFile for the CA of edgeHub's certificate), or
+//     IotHubConnectionString → the IoT Hub client, signing with the key;
+//  2. the IoT Edge module environment (IOTEDGE_WORKLOADURI, IOTEDGE_MODULEID,
 //     …) → edgeHub, with SAS tokens signed by the workload API and
 //     edgeHub's certificate verified with the workload trust bundle;
-//  2. EdgeHubConnectionString (with GatewayHostName and
-//     EdgeModuleCACertificateFile for the CA of edgeHub's certificate), or
-//     IotHubConnectionString → the same client, signing with the key;
 //  3. --mqtt URL or EDGESEC_MQTT_URL → a generic MQTT broker
 //     (EDGESEC_MQTT_USERNAME, EDGESEC_MQTT_PASSWORD, EDGESEC_MQTT_CA,
 //     EDGESEC_MQTT_CERT, EDGESEC_MQTT_KEY, EDGESEC_MQTT_TOPIC and
@@ -40,9 +42,6 @@ func selectTransport(_ context.Context, o options, version string, log *slog.Log
 		how string
 	)
 	switch {
-	case iothub.InEdgeEnvironment(os.Getenv):
-		id, err = iothub.IdentityFromEnvironment(os.Getenv)
-		how = "IoT Edge workload API"
 	case os.Getenv("EdgeHubConnectionString") != "":
 		id, err = iothub.IdentityFromConnectionString(os.Getenv("EdgeHubConnectionString"),
 			os.Getenv("GatewayHostName"), os.Getenv("EdgeModuleCACertificateFile"))
@@ -51,6 +50,9 @@ func selectTransport(_ context.Context, o options, version string, log *slog.Log
 		id, err = iothub.IdentityFromConnectionString(os.Getenv("IotHubConnectionString"),
 			"", os.Getenv("EdgeModuleCACertificateFile"))
 		how = "IotHubConnectionString"
+	case iothub.InEdgeEnvironment(os.Getenv):
+		id, err = iothub.IdentityFromEnvironment(os.Getenv)
+		how = "IoT Edge workload API"
 	case o.mqtt != "":
 		return selectMQTT(o.mqtt, log)
 	default:
