@@ -25,6 +25,12 @@ const (
 	// maxMembers bounds the member list of one group (a 64 KiB line holds
 	// at most 32768 one-letter names anyway).
 	maxMembers = 32768
+	// MaxKeptBytes bounds the bytes of the lines whose entries a parser
+	// keeps (the strings it returns are parts of them): once reached, the
+	// following entries are counted as Excess, as after MaxEntries. With
+	// MaxEntries it bounds a parser's result to about 8 MiB whatever the
+	// file holds (ten thousand ordinary accounts take under 1 MiB).
+	MaxKeptBytes = 4 << 20
 	// MaxMembers bounds the members of all groups together: beyond it the
 	// members of further groups are dropped and counted (ExcessMembers in
 	// a [ParseError]). Without it, MaxEntries groups of 32768 members
@@ -124,8 +130,9 @@ type ParseError struct {
 	File      string // "passwd", "group" or "shadow"
 	Malformed int    // lines that are not valid entries
 	TooLong   int    // lines longer than MaxLineBytes
-	// Excess counts the entry lines after the first MaxEntries entries;
-	// they are counted, not parsed (some may be malformed).
+	// Excess counts the entry lines after the first MaxEntries entries
+	// (or MaxKeptBytes of them); they are counted, not parsed (some may be
+	// malformed).
 	Excess int
 	// ExcessMembers counts group members dropped beyond MaxMembers (or
 	// beyond 32768 in one group).
@@ -145,7 +152,7 @@ func (e *ParseError) Error() string {
 		parts = append(parts, fmt.Sprintf("%d line(s) longer than %d bytes skipped", e.TooLong, MaxLineBytes))
 	}
 	if e.Excess > 0 {
-		parts = append(parts, fmt.Sprintf("%d entries beyond the limit of %d dropped", e.Excess, MaxEntries))
+		parts = append(parts, fmt.Sprintf("%d entries beyond the limits of %d entries and %d MiB dropped", e.Excess, MaxEntries, MaxKeptBytes>>20))
 	}
 	if e.ExcessMembers > 0 {
 		parts = append(parts, fmt.Sprintf("%d group members beyond the limit of %d dropped", e.ExcessMembers, MaxMembers))
@@ -236,14 +243,15 @@ func validName(name []byte) bool {
 func ParsePasswd(r io.Reader) ([]Account, error) {
 	l := lines.NewReader(r, MaxLineBytes)
 	perr := &ParseError{File: "passwd"}
+	kept := 0 // bytes of the lines whose entries are kept
 	var out []Account
 	var f [][]byte
 	for l.Next() {
 		if skippable(l.Line()) {
 			continue
 		}
-		if len(out) >= MaxEntries {
-			perr.Excess++ // counted, not parsed: memory stays that of MaxEntries entries
+		if len(out) >= MaxEntries || kept >= MaxKeptBytes {
+			perr.Excess++ // counted, not parsed: memory stays within the limits
 			continue
 		}
 		var ok bool
@@ -270,6 +278,7 @@ func ParsePasswd(r io.Reader) ([]Account, error) {
 		if string(f[1]) != "x" {
 			pw = classifyPassword(f[1])
 		}
+		kept += len(l.Line())
 		out = append(out, Account{
 			Name:     string(f[0]),
 			Password: pw,
@@ -289,6 +298,7 @@ func ParsePasswd(r io.Reader) ([]Account, error) {
 func ParseGroup(r io.Reader) ([]Group, error) {
 	l := lines.NewReader(r, MaxLineBytes)
 	perr := &ParseError{File: "group"}
+	kept := 0 // bytes of the lines whose entries are kept
 	var out []Group
 	var f [][]byte
 	members := 0
@@ -296,8 +306,8 @@ func ParseGroup(r io.Reader) ([]Group, error) {
 		if skippable(l.Line()) {
 			continue
 		}
-		if len(out) >= MaxEntries {
-			perr.Excess++ // counted, not parsed: memory stays that of MaxEntries entries
+		if len(out) >= MaxEntries || kept >= MaxKeptBytes {
+			perr.Excess++ // counted, not parsed: memory stays within the limits
 			continue
 		}
 		var ok bool
@@ -328,6 +338,7 @@ func ParseGroup(r io.Reader) ([]Group, error) {
 			members++
 			g.Members = append(g.Members, string(m))
 		}
+		kept += len(l.Line())
 		out = append(out, g)
 	}
 	return out, perr.result(l)
@@ -341,13 +352,14 @@ func ParseGroup(r io.Reader) ([]Group, error) {
 func ParseShadow(r io.Reader) ([]ShadowEntry, error) {
 	l := lines.NewReader(r, MaxLineBytes)
 	perr := &ParseError{File: "shadow"}
+	kept := 0 // bytes of the lines whose entries are kept
 	var out []ShadowEntry
 	for l.Next() {
 		if skippable(l.Line()) {
 			continue
 		}
-		if len(out) >= MaxEntries {
-			perr.Excess++ // counted, not parsed: memory stays that of MaxEntries entries
+		if len(out) >= MaxEntries || kept >= MaxKeptBytes {
+			perr.Excess++ // counted, not parsed: memory stays within the limits
 			continue
 		}
 		n := bytes.Count(l.Line(), []byte{':'}) + 1
@@ -369,6 +381,7 @@ func ParseShadow(r io.Reader) ([]ShadowEntry, error) {
 			perr.malformed(l.Num(), "invalid user name")
 			continue
 		}
+		kept += len(l.Line())
 		out = append(out, ShadowEntry{
 			Name:       string(f[0]),
 			Password:   classifyPassword(f[1]),

@@ -151,7 +151,7 @@ func TestLargeInputStaysBounded(t *testing.T) {
 	var pe *ParseError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, n-MaxEntries, pe.Excess)
-	require.Contains(t, err.Error(), fmt.Sprintf("%d entries beyond the limit of %d dropped", n-MaxEntries, MaxEntries))
+	require.Contains(t, err.Error(), fmt.Sprintf("%d entries beyond the limits of %d entries and 4 MiB dropped", n-MaxEntries, MaxEntries))
 	t.Logf("20 MB passwd: %d accounts kept, %d dropped, %d MB allocated in total",
 		len(got), pe.Excess, (after.TotalAlloc-before.TotalAlloc)>>20)
 

@@ -347,11 +347,50 @@ func TestPollHostileFilesMemoryBounded(t *testing.T) {
 	require.Less(t, live, uint64(16<<20), "live heap after one Poll")
 	var pe *ParseError
 	require.ErrorAs(t, err, &pe)
-	require.ErrorContains(t, err, fmt.Sprintf("passwd: %d entries beyond the limit of %d dropped", accounts-MaxEntries, MaxEntries))
-	require.ErrorContains(t, err, fmt.Sprintf("group: %d group members beyond the limit of %d dropped", 300*20000-MaxMembers, MaxMembers))
+	require.ErrorContains(t, err, fmt.Sprintf("passwd: %d entries beyond the limits of %d entries and 4 MiB dropped", accounts-MaxEntries, MaxEntries))
+	// Group lines of 60 KB: MaxKeptBytes keeps 70 groups, MaxMembers 50,000
+	// of their 1.4 million members.
+	require.ErrorContains(t, err, "group: 230 entries beyond the limits")
+	require.ErrorContains(t, err, fmt.Sprintf("%d group members beyond the limit of %d dropped", 70*20000-MaxMembers, MaxMembers))
 	items := 0
 	for i := range evs {
 		items += len(evs[i].Payload)
 	}
 	require.Equal(t, MaxEntries, items)
+}
+
+// Few accounts, each as long as a line may be (64 KiB): MaxKeptBytes, not
+// MaxEntries, bounds what a Poll keeps. Before it, 500 such accounts kept
+// their 30 MB of home directories and comments.
+func TestPollLongAccountsMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 30 MB file")
+	}
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	f, err := os.Create(filepath.Join(root, "etc/passwd"))
+	require.NoError(t, err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	long := strings.Repeat("x", 30<<10)
+	const accounts = 500
+	for i := range accounts {
+		fmt.Fprintf(w, "u%d:x:%d:%d:%s:/home/%s:/bin/sh\n", i, 10000+i, 10000+i, long, long)
+	}
+	require.NoError(t, w.Flush())
+	require.NoError(t, f.Close())
+
+	var evs []event.Event
+	_, live := heapDuring(func() any {
+		evs, err = New(Options{HostRoot: root}).Poll(t.Context())
+		return evs
+	})
+	items := 0
+	for i := range evs {
+		items += len(evs[i].Payload)
+	}
+	t.Logf("%d accounts of 60 KiB: %d kept, %.1f MB live after Poll", accounts, items, float64(live)/(1<<20))
+	require.Less(t, live, uint64(8<<20), "live heap after one Poll")
+	kept := (MaxKeptBytes + 2*len(long)) / (2 * len(long))
+	require.InDelta(t, kept, items, 1)
+	require.ErrorContains(t, err, fmt.Sprintf("%d entries beyond the limits", accounts-items))
 }
