@@ -11,7 +11,9 @@
 // twins. It accepts the documents IoT Hub, the Azure CLI and the VS Code /
 // iotedgedev tooling use: modulesContent at the top, under "content", or
 // the legacy "moduleContent"; layered deployments
-// ("properties.desired.modules.x" keys); templates with unresolved
+// ("properties.desired.modules.x" keys, or deeper paths that set one
+// setting, "properties.desired.modules.x.settings.createOptions01");
+// templates with unresolved
 // ${VAR}, $VAR, <placeholder> values (which are never reported as
 // secrets or unpinned images); createOptions as an object, a JSON string
 // or chunked strings (createOptions01 …). createOptions keys match

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -80,7 +81,8 @@ func LoadReader(r io.Reader, source string, o LoadOptions) (*Deployment, error) 
 // modulesContent object (at the top, under "content", or the legacy
 // "moduleContent"), or a bare modulesContent object. It accepts $edgeAgent
 // schema 1.0 and 1.1, layered deployments (properties.desired.modules.x
-// keys), templates with unresolved ${VAR} / $VAR placeholders, and
+// keys, and deeper paths such as properties.desired.modules.x.settings.
+// createOptions01), templates with unresolved ${VAR} / $VAR placeholders, and
 // createOptions as an object, a JSON string or chunked strings
 // (createOptions01 …).
 //
@@ -223,6 +225,7 @@ func (l *loader) desired(twin *Node, what string, collections []string) (*Node, 
 		return nil, false
 	}
 	view := &Node{Kind: Object, Pointer: twin.Pointer, Offset: twin.Offset, Props: map[string]*Node{}}
+	views := map[*Node]bool{view: true} // objects built here, safe to add to
 	layered := false
 	for _, k := range twin.Keys {
 		v := twin.Props[k]
@@ -241,7 +244,7 @@ func (l *loader) desired(twin *Node, what string, collections []string) (*Node, 
 			var path []string
 			head, tail, ok := strings.Cut(rest, ".")
 			if ok && slices.Contains(collections, head) {
-				path = []string{head, tail}
+				path = append([]string{head}, memberPath(tail)...)
 			} else if collections != nil {
 				path = strings.Split(rest, ".")
 			} else {
@@ -250,16 +253,44 @@ func (l *loader) desired(twin *Node, what string, collections []string) (*Node, 
 			parent := view
 			for _, seg := range path[:len(path)-1] {
 				next := parent.Props[seg]
-				if next == nil || next.Kind != Object {
+				switch {
+				case next == nil || next.Kind != Object:
 					next = &Node{Kind: Object, Pointer: v.Pointer, Offset: v.Offset, Props: map[string]*Node{}}
-					setMember(parent, seg, next)
+				case !views[next]:
+					// An object of the manifest that a deeper path adds
+					// to: merge into a copy, the tree stays as parsed.
+					next = &Node{Kind: Object, Pointer: next.Pointer, Offset: next.Offset, Inner: next.Inner,
+						Keys: slices.Clone(next.Keys), Props: maps.Clone(next.Props)}
 				}
+				views[next] = true
+				setMember(parent, seg, next)
 				parent = next
 			}
 			setMember(parent, path[len(path)-1], v)
 		}
 	}
 	return view, layered
+}
+
+// moduleKeys are the members of a module definition ($edgeAgent schema
+// 1.0/1.1): in a layered path they end the module's name.
+var moduleKeys = []string{"settings", "env", "type", "status", "restartPolicy", "imagePullPolicy", "version",
+	"startupOrder"}
+
+// memberPath splits the path after a collection ("sensor",
+// "sensor.settings.createOptions01", "my.dotted.module.env.X.value") into
+// the member's name, which may contain dots, and the path inside it, which
+// starts at the first module definition key. A layered deployment may set
+// a single setting this way ("properties.desired.modules.sensor.settings.
+// createOptions01") as well as a whole module.
+func memberPath(rest string) []string {
+	segs := strings.Split(rest, ".")
+	for i := 1; i < len(segs); i++ {
+		if slices.Contains(moduleKeys, segs[i]) {
+			return append([]string{strings.Join(segs[:i], ".")}, segs[i:]...)
+		}
+	}
+	return []string{rest}
 }
 
 func setMember(obj *Node, k string, v *Node) {

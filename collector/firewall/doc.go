@@ -74,6 +74,7 @@
 // CAP_SYS_ADMIN. Without them Poll returns what it could read (often an
 // empty snapshot) and an error that the engine reports as a Diagnostic.
 // Each binary runs with a timeout (Options.CommandTimeout) and its output
-// is bounded ([MaxCommandOutput]); the parser bounds line length and rule
-// count.
+// is bounded ([MaxCommandOutput]); the parser bounds line length and
+// keeps the filter table's first [MaxSaveRules] rules, counting the rest
+// in the error Poll returns with the snapshot.
 package firewall

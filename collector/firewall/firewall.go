@@ -225,6 +225,7 @@ func (p *Poller) rules(ctx context.Context) ([]Rule, error) {
 					errs = append(errs, err)
 				case d != nil:
 					rules = append(rules, SaveRules(d, SourceIPTablesLegacy, fam.family)...)
+					errs = append(errs, excessErr(d, fam.prefix+"-legacy-save"))
 				}
 			}
 			if nftOK && !hasFamily(tables, fam.nftFam) {
@@ -236,6 +237,7 @@ func (p *Poller) rules(ctx context.Context) ([]Rule, error) {
 				errs = append(errs, err)
 			case d != nil:
 				rules = append(rules, SaveRules(d, SourceIPTablesNFT, fam.family)...)
+				errs = append(errs, excessErr(d, fam.prefix+"-nft-save"))
 				for _, t := range d.Tables {
 					xtTables[fam.family+" "+t.Name] = true
 				}
@@ -251,6 +253,15 @@ func (p *Poller) rules(ctx context.Context) ([]Rule, error) {
 		}
 	}
 	return rules, errors.Join(errs...)
+}
+
+// excessErr reports the rules of d beyond MaxSaveRules, nil when there
+// are none (errors.Join drops nil).
+func excessErr(d *SaveDump, what string) error {
+	if d.Excess == 0 {
+		return nil
+	}
+	return fmt.Errorf("firewall: %s: %d rules beyond the limit of %d not reported", what, d.Excess, MaxSaveRules)
 }
 
 func hasFamily(tables []*nftables.Table, f nftables.TableFamily) bool {
@@ -296,7 +307,7 @@ func (p *Poller) save(ctx context.Context, prefix string, nft bool) (*SaveDump, 
 	if err != nil {
 		return nil, err
 	}
-	d, err := ParseIPTablesSave(bytes.NewReader(out))
+	d, err := ParseIPTablesSaveTables(bytes.NewReader(out), "filter") // SaveRules reports the filter table
 	if err != nil {
 		return nil, fmt.Errorf("firewall: %s: %w", bin, err)
 	}

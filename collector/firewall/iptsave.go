@@ -5,14 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
 // Limits of ParseIPTablesSave, so that memory stays bounded whatever the
 // input.
 const (
-	MaxSaveLine  = 64 << 10 // longest line parsed; longer lines are an error
-	MaxSaveRules = 200000   // rules kept; more is an error
+	MaxSaveLine = 64 << 10 // longest line parsed; longer lines are an error
+	// MaxSaveRules is how many rules a dump keeps, over all the tables it
+	// keeps; the rules after them are counted (SaveDump.Excess), not
+	// parsed. A parsed rule with its FirewallConfiguration item takes
+	// about 1.5 KB: 5,000 rules take about 8 MB, 200,000 (the former
+	// limit) took over 300 MB.
+	MaxSaveRules = 5000
 )
 
 // SaveDump is the parsed output of iptables-save or ip6tables-save.
@@ -24,6 +30,8 @@ type SaveDump struct {
 	// live in nftables (iptables-nft), not in the legacy x_tables.
 	NFTables bool
 	Tables   []SaveTable
+	// Excess counts the rules beyond MaxSaveRules, which were not kept.
+	Excess int
 }
 
 // SaveTable is one "*table" section.
@@ -76,9 +84,23 @@ type SaveRule struct {
 
 // ParseIPTablesSave parses the output of iptables-save (or
 // ip6tables-save, iptables-legacy-save, iptables-nft-save). It keeps
-// every table; rules appear in chain order. Malformed input is an error
+// every table; rules appear in chain order, at most MaxSaveRules of them
+// (the rest are counted in Excess). Malformed input is an error
 // that names the line; what parsed before it is returned with it.
 func ParseIPTablesSave(r io.Reader) (*SaveDump, error) {
+	return parseIPTablesSave(r, nil)
+}
+
+// ParseIPTablesSaveTables is ParseIPTablesSave keeping the rules of the
+// named tables only: the other tables are listed with their chains but
+// their rules are skipped, neither parsed nor counted against
+// MaxSaveRules (the nat table of a Kubernetes node holds most of its
+// rules, and the collector reports the filter table).
+func ParseIPTablesSaveTables(r io.Reader, tables ...string) (*SaveDump, error) {
+	return parseIPTablesSave(r, tables)
+}
+
+func parseIPTablesSave(r io.Reader, keep []string) (*SaveDump, error) {
 	d := &SaveDump{}
 	br := bufio.NewReaderSize(r, 64<<10)
 	var tbl *SaveTable
@@ -136,6 +158,13 @@ func ParseIPTablesSave(r io.Reader) (*SaveDump, error) {
 			if tbl == nil {
 				return d, fmt.Errorf("iptables-save line %d: rule outside a table", num)
 			}
+			if keep != nil && !slices.Contains(keep, tbl.Name) {
+				break
+			}
+			if rules >= MaxSaveRules {
+				d.Excess++ // counted, not parsed: memory stays that of MaxSaveRules rules
+				break
+			}
 			args, err := splitArgs(line)
 			if err != nil {
 				return d, fmt.Errorf("iptables-save line %d: %w", num, err)
@@ -152,9 +181,7 @@ func ParseIPTablesSave(r io.Reader) (*SaveDump, error) {
 				return d, fmt.Errorf("iptables-save line %d: %w", num, err)
 			}
 			rule.Args = strings.TrimSpace(line[len(args[0])+1+len(args[1]):])
-			if rules++; rules > MaxSaveRules {
-				return d, fmt.Errorf("iptables-save: more than %d rules", MaxSaveRules)
-			}
+			rules++
 			tbl.Chains[i].Rules = append(tbl.Chains[i].Rules, rule)
 		default:
 			return d, fmt.Errorf("iptables-save line %d: unexpected line", num)

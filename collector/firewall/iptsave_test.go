@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -173,4 +174,53 @@ func FuzzParseIPTablesSave(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A ruleset far larger than the limit (kube-proxy and ban lists reach
+// tens of thousands of rules): the first MaxSaveRules are kept, the rest
+// counted, and memory stays that of MaxSaveRules rules; the nat table's
+// rules are skipped. With the former limit of 200,000 rules in all
+// tables, the filter rules alone took 805 MB allocated and 129 MB live
+// (without their items).
+func TestParseIPTablesSaveLargeRulesetBounded(t *testing.T) {
+	const n = 200_000
+	var b bytes.Buffer
+	// A nat table first, as large: skipped, not counted.
+	b.WriteString("*nat\n:PREROUTING ACCEPT [0:0]\n")
+	for i := range n {
+		fmt.Fprintf(&b, "-A PREROUTING -d 10.%d.%d.1/32 -p tcp -j DNAT --to-destination 10.1.0.%d:80\n", i>>8&255, i&255, i&255)
+	}
+	b.WriteString("COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n")
+	for i := range n {
+		fmt.Fprintf(&b, "-A INPUT -s 10.%d.%d.0/24 -p tcp -m tcp --dport %d -j ACCEPT\n", i>>8&255, i&255, 1000+i%50000)
+	}
+	b.WriteString("COMMIT\n")
+	var before, after, live runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	d, err := ParseIPTablesSaveTables(bytes.NewReader(b.Bytes()), "filter")
+	require.NoError(t, err)
+	rules := SaveRules(d, SourceIPTablesLegacy, FamilyIPv4)
+	items := make([]any, 0, len(rules))
+	for i := range rules {
+		items = append(items, rules[i].Item())
+	}
+	runtime.ReadMemStats(&after)
+	runtime.GC()
+	runtime.ReadMemStats(&live)
+	runtime.KeepAlive(items)
+	runtime.KeepAlive(b.Bytes()) // the input is live before and after
+	total := after.TotalAlloc - before.TotalAlloc
+	held := live.HeapAlloc - min(live.HeapAlloc, before.HeapAlloc)
+	require.Len(t, d.Tables, 2)
+	require.Empty(t, d.Tables[0].Chains[0].Rules, "nat rules are skipped")
+	t.Logf("%d nat and %d filter rules: %d kept, %d counted; %.1f MB allocated, %.1f MB live", n, n, len(d.Tables[1].Chains[0].Rules), d.Excess,
+		float64(total)/(1<<20), float64(held)/(1<<20))
+	require.Len(t, d.Tables[1].Chains[0].Rules, MaxSaveRules)
+	require.Equal(t, n-MaxSaveRules, d.Excess)
+	require.Len(t, rules, MaxSaveRules+1, "the kept rules and the chain policy")
+	require.Less(t, held, uint64(12<<20), "live heap")
+	require.Less(t, total, uint64(160<<20), "total allocation")
+	require.EqualError(t, excessErr(d, "iptables-legacy-save"),
+		fmt.Sprintf("firewall: iptables-legacy-save: %d rules beyond the limit of %d not reported", n-MaxSaveRules, MaxSaveRules))
 }

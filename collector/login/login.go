@@ -26,7 +26,7 @@ import (
 // Defaults of the options.
 const (
 	DefaultPollInterval = 2 * time.Second
-	DefaultMaxReadBytes = 1 << 20
+	DefaultMaxReadBytes = 256 << 10
 )
 
 // Values of the Login items.

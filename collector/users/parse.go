@@ -15,12 +15,27 @@ const (
 	// MaxLineBytes is the longest line (newline included) the parsers
 	// accept; longer lines are skipped and counted in a [ParseError].
 	MaxLineBytes = 64 << 10
-	// MaxEntries is the most entries a parser returns; further entries are
-	// dropped and counted in a [ParseError].
-	MaxEntries = 100000
+	// MaxEntries is the most entries a parser returns. Once it is reached
+	// the parser stops parsing: the lines that follow are only counted (as
+	// Excess in a [ParseError]), never parsed or kept, so a hostile file
+	// (hundreds of thousands of accounts) costs the memory of MaxEntries
+	// entries and no more. Ten thousand accounts are far more than an edge
+	// device has, and already make a LocalUsers snapshot of about 2.5 MB.
+	MaxEntries = 10000
 	// maxMembers bounds the member list of one group (a 64 KiB line holds
 	// at most 32768 one-letter names anyway).
 	maxMembers = 32768
+	// MaxKeptBytes bounds the bytes of the lines whose entries a parser
+	// keeps (the strings it returns are parts of them): once reached, the
+	// following entries are counted as Excess, as after MaxEntries. With
+	// MaxEntries it bounds a parser's result to about 8 MiB whatever the
+	// file holds (ten thousand ordinary accounts take under 1 MiB).
+	MaxKeptBytes = 4 << 20
+	// MaxMembers bounds the members of all groups together: beyond it the
+	// members of further groups are dropped and counted (ExcessMembers in
+	// a [ParseError]). Without it, MaxEntries groups of 32768 members
+	// each would be a billion strings.
+	MaxMembers = 5 * MaxEntries
 )
 
 // PasswordState classifies an account's password without revealing it.
@@ -115,7 +130,13 @@ type ParseError struct {
 	File      string // "passwd", "group" or "shadow"
 	Malformed int    // lines that are not valid entries
 	TooLong   int    // lines longer than MaxLineBytes
-	Excess    int    // valid entries beyond MaxEntries
+	// Excess counts the entry lines after the first MaxEntries entries
+	// (or MaxKeptBytes of them); they are counted, not parsed (some may be
+	// malformed).
+	Excess int
+	// ExcessMembers counts group members dropped beyond MaxMembers (or
+	// beyond 32768 in one group).
+	ExcessMembers int
 	// FirstLine and FirstReason describe the first malformed line.
 	FirstLine   int
 	FirstReason string
@@ -131,7 +152,10 @@ func (e *ParseError) Error() string {
 		parts = append(parts, fmt.Sprintf("%d line(s) longer than %d bytes skipped", e.TooLong, MaxLineBytes))
 	}
 	if e.Excess > 0 {
-		parts = append(parts, fmt.Sprintf("%d entries beyond the limit of %d dropped", e.Excess, MaxEntries))
+		parts = append(parts, fmt.Sprintf("%d entries beyond the limits of %d entries and %d MiB dropped", e.Excess, MaxEntries, MaxKeptBytes>>20))
+	}
+	if e.ExcessMembers > 0 {
+		parts = append(parts, fmt.Sprintf("%d group members beyond the limit of %d dropped", e.ExcessMembers, MaxMembers))
 	}
 	return e.File + ": " + strings.Join(parts, "; ")
 }
@@ -149,7 +173,7 @@ func (e *ParseError) malformed(line int, format string, args ...any) {
 func (e *ParseError) result(l *lines.Reader) error {
 	e.TooLong = l.TooLong()
 	var perr error
-	if e.Malformed > 0 || e.TooLong > 0 || e.Excess > 0 {
+	if e.Malformed > 0 || e.TooLong > 0 || e.Excess > 0 || e.ExcessMembers > 0 {
 		perr = e
 	}
 	if l.Err() != nil {
@@ -211,16 +235,23 @@ func validName(name []byte) bool {
 // comments and NIS "+"/"-" entries, skips and counts malformed lines
 // (not seven fields, empty or blank-containing name, non-numeric uid or
 // gid) and lines longer than MaxLineBytes, and keeps at most MaxEntries
-// accounts. It returns the accounts it could parse and, when anything was
+// accounts (the lines after those are counted, not parsed). It reads r
+// line by line: its memory is that of the accounts it returns plus one
+// line. It returns the accounts it could parse and, when anything was
 // skipped or reading failed, an error (a *ParseError, possibly joined with
 // the read error).
 func ParsePasswd(r io.Reader) ([]Account, error) {
 	l := lines.NewReader(r, MaxLineBytes)
 	perr := &ParseError{File: "passwd"}
+	kept := 0 // bytes of the lines whose entries are kept
 	var out []Account
 	var f [][]byte
 	for l.Next() {
 		if skippable(l.Line()) {
+			continue
+		}
+		if len(out) >= MaxEntries || kept >= MaxKeptBytes {
+			perr.Excess++ // counted, not parsed: memory stays within the limits
 			continue
 		}
 		var ok bool
@@ -243,14 +274,11 @@ func ParsePasswd(r io.Reader) ([]Account, error) {
 			perr.malformed(l.Num(), "invalid gid")
 			continue
 		}
-		if len(out) >= MaxEntries {
-			perr.Excess++
-			continue
-		}
 		pw := PasswordShadowed
 		if string(f[1]) != "x" {
 			pw = classifyPassword(f[1])
 		}
+		kept += len(l.Line())
 		out = append(out, Account{
 			Name:     string(f[0]),
 			Password: pw,
@@ -266,14 +294,20 @@ func ParsePasswd(r io.Reader) ([]Account, error) {
 
 // ParseGroup parses group(5) lines from r, with the same tolerance and
 // limits as [ParsePasswd]. Members are trimmed of blanks; empty members
-// are dropped, and at most 32768 are kept per group.
+// are dropped, at most 32768 are kept per group and MaxMembers in all.
 func ParseGroup(r io.Reader) ([]Group, error) {
 	l := lines.NewReader(r, MaxLineBytes)
 	perr := &ParseError{File: "group"}
+	kept := 0 // bytes of the lines whose entries are kept
 	var out []Group
 	var f [][]byte
+	members := 0
 	for l.Next() {
 		if skippable(l.Line()) {
+			continue
+		}
+		if len(out) >= MaxEntries || kept >= MaxKeptBytes {
+			perr.Excess++ // counted, not parsed: memory stays within the limits
 			continue
 		}
 		var ok bool
@@ -291,18 +325,20 @@ func ParseGroup(r io.Reader) ([]Group, error) {
 			perr.malformed(l.Num(), "invalid gid")
 			continue
 		}
-		if len(out) >= MaxEntries {
-			perr.Excess++
-			continue
-		}
 		g := Group{Name: string(f[0]), GID: gid}
 		for m := range bytes.SplitSeq(f[3], []byte{','}) {
 			m = bytes.TrimSpace(m)
-			if len(m) == 0 || len(g.Members) >= maxMembers {
+			if len(m) == 0 {
 				continue
 			}
+			if len(g.Members) >= maxMembers || members >= MaxMembers {
+				perr.ExcessMembers++
+				continue
+			}
+			members++
 			g.Members = append(g.Members, string(m))
 		}
+		kept += len(l.Line())
 		out = append(out, g)
 	}
 	return out, perr.result(l)
@@ -316,9 +352,14 @@ func ParseGroup(r io.Reader) ([]Group, error) {
 func ParseShadow(r io.Reader) ([]ShadowEntry, error) {
 	l := lines.NewReader(r, MaxLineBytes)
 	perr := &ParseError{File: "shadow"}
+	kept := 0 // bytes of the lines whose entries are kept
 	var out []ShadowEntry
 	for l.Next() {
 		if skippable(l.Line()) {
+			continue
+		}
+		if len(out) >= MaxEntries || kept >= MaxKeptBytes {
+			perr.Excess++ // counted, not parsed: memory stays within the limits
 			continue
 		}
 		n := bytes.Count(l.Line(), []byte{':'}) + 1
@@ -340,10 +381,7 @@ func ParseShadow(r io.Reader) ([]ShadowEntry, error) {
 			perr.malformed(l.Num(), "invalid user name")
 			continue
 		}
-		if len(out) >= MaxEntries {
-			perr.Excess++
-			continue
-		}
+		kept += len(l.Line())
 		out = append(out, ShadowEntry{
 			Name:       string(f[0]),
 			Password:   classifyPassword(f[1]),

@@ -1,10 +1,14 @@
 package users
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -269,4 +273,124 @@ func TestLoginShell(t *testing.T) {
 	} {
 		require.Equal(t, want, LoginShell(shell), shell)
 	}
+}
+
+// heapDuring runs f and returns the bytes it allocated in total and the
+// live heap right after it (while its result is still referenced).
+func heapDuring(f func() any) (total, live uint64) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res := f()
+	runtime.ReadMemStats(&after)
+	total = after.TotalAlloc - before.TotalAlloc
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(res)
+	return total, after.HeapAlloc - min(after.HeapAlloc, before.HeapAlloc)
+}
+
+// A hostile host root (issue #15): a 50 MB /etc/passwd of 615,000 accounts
+// and an /etc/group whose member lists hold millions of names. Before
+// the parsers stopped at the cap, one Poll allocated 105 MB and kept
+// 76 MB live (100,000 accounts and their items) against the module's
+// 32 MiB soft limit.
+func TestPollHostileFilesMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 50 MB file")
+	}
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	write := func(name string, n int, line func(b []byte, i int) []byte) {
+		f, err := os.Create(filepath.Join(root, "etc", name))
+		require.NoError(t, err)
+		w := bufio.NewWriterSize(f, 1<<20)
+		var b []byte
+		for i := range n {
+			b = line(b[:0], i)
+			_, err = w.Write(b)
+			require.NoError(t, err)
+		}
+		require.NoError(t, w.Flush())
+		require.NoError(t, f.Close())
+	}
+	const accounts = 615_000
+	write("passwd", accounts, func(b []byte, i int) []byte {
+		n := strconv.AppendInt(nil, int64(1000000+i), 10)
+		id := strconv.AppendInt(nil, int64(10000+i), 10)
+		b = append(append(append(b, "user"...), n...), ":x:"...)
+		b = append(append(append(append(b, id...), ':'), id...), ":User number "...)
+		b = append(append(append(b, n...), ",,,:/home/user"...), n...)
+		return append(b, ":/bin/bash\n"...)
+	})
+	// 300 groups of 20,000 two-letter members each: 6 million names.
+	members := strings.TrimSuffix(strings.Repeat("ab,", 20000), ",")
+	write("group", 300, func(b []byte, i int) []byte {
+		return fmt.Appendf(b, "group%d:x:%d:%s\n", i, 10000+i, members)
+	})
+	fi, err := os.Stat(filepath.Join(root, "etc/passwd"))
+	require.NoError(t, err)
+	require.Greater(t, fi.Size(), int64(45<<20))
+
+	p := New(Options{HostRoot: root})
+	var evs []event.Event
+	total, live := heapDuring(func() any {
+		evs, err = p.Poll(t.Context())
+		return evs
+	})
+	t.Logf("%d MB passwd, %d accounts: %d events, %.1f MB allocated in total, %.1f MB live after Poll",
+		fi.Size()>>20, accounts, len(evs), float64(total)/(1<<20), float64(live)/(1<<20))
+	// The bounds are generous (about three times what the capped parse
+	// needs) so that they hold with the race detector, and far below what
+	// the uncapped parse took.
+	require.Less(t, total, uint64(32<<20), "total allocation of one Poll")
+	require.Less(t, live, uint64(16<<20), "live heap after one Poll")
+	var pe *ParseError
+	require.ErrorAs(t, err, &pe)
+	require.ErrorContains(t, err, fmt.Sprintf("passwd: %d entries beyond the limits of %d entries and 4 MiB dropped", accounts-MaxEntries, MaxEntries))
+	// Group lines of 60 KB: MaxKeptBytes keeps 70 groups, MaxMembers 50,000
+	// of their 1.4 million members.
+	require.ErrorContains(t, err, "group: 230 entries beyond the limits")
+	require.ErrorContains(t, err, fmt.Sprintf("%d group members beyond the limit of %d dropped", 70*20000-MaxMembers, MaxMembers))
+	items := 0
+	for i := range evs {
+		items += len(evs[i].Payload)
+	}
+	require.Equal(t, MaxEntries, items)
+}
+
+// Few accounts, each as long as a line may be (64 KiB): MaxKeptBytes, not
+// MaxEntries, bounds what a Poll keeps. Before it, 500 such accounts kept
+// their 30 MB of home directories and comments.
+func TestPollLongAccountsMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 30 MB file")
+	}
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	f, err := os.Create(filepath.Join(root, "etc/passwd"))
+	require.NoError(t, err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	long := strings.Repeat("x", 30<<10)
+	const accounts = 500
+	for i := range accounts {
+		fmt.Fprintf(w, "u%d:x:%d:%d:%s:/home/%s:/bin/sh\n", i, 10000+i, 10000+i, long, long)
+	}
+	require.NoError(t, w.Flush())
+	require.NoError(t, f.Close())
+
+	var evs []event.Event
+	_, live := heapDuring(func() any {
+		evs, err = New(Options{HostRoot: root}).Poll(t.Context())
+		return evs
+	})
+	items := 0
+	for i := range evs {
+		items += len(evs[i].Payload)
+	}
+	t.Logf("%d accounts of 60 KiB: %d kept, %.1f MB live after Poll", accounts, items, float64(live)/(1<<20))
+	require.Less(t, live, uint64(8<<20), "live heap after one Poll")
+	kept := (MaxKeptBytes + 2*len(long)) / (2 * len(long))
+	require.InDelta(t, kept, items, 1)
+	require.ErrorContains(t, err, fmt.Sprintf("%d entries beyond the limits", accounts-items))
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,16 @@ type HubOptions struct {
 	// Desired is the initial desired-properties document (without
 	// "$version"; version 1 is added). Default {}.
 	Desired json.RawMessage
+	// Policies are the hub's shared access policies (name → raw key), as
+	// a connection string's SharedAccessKeyName names them: a token with
+	// skn=name is verified with that policy's key, a token without skn
+	// with the module key (so a policy-signed token without skn is
+	// refused, as IoT Hub refuses it).
+	Policies map[string][]byte
+	// ClientTypes are the prefixes the username's DeviceClientType may
+	// start with (default "edgesec/"; the official Node SDK sends
+	// "azure-iot-device/…").
+	ClientTypes []string
 }
 
 // HubMessage is a telemetry message the hub accepted.
@@ -69,6 +80,9 @@ type HubConnect struct {
 	APIVersion   string
 	RemoteAddr   string
 	ResourceSeen string
+	// Password is the CONNECT password (the SAS token) as sent, for tests
+	// that compare tokens field by field (see SASFields).
+	Password string
 }
 
 // Hub is an embedded MQTT broker (github.com/mochi-mqtt/server/v2) that
@@ -124,6 +138,9 @@ func StartHub(t testing.TB, o HubOptions) *Hub {
 	}
 	if o.CA == nil {
 		o.CA = NewCA(t, "edgesec test hub CA")
+	}
+	if len(o.ClientTypes) == 0 {
+		o.ClientTypes = []string{"edgesec/"}
 	}
 	h := &Hub{o: o, t: t, key: o.Key, desiredVer: 1, reportedVer: 1, desired: map[string]any{}, reported: map[string]any{},
 		clients: map[string]*mqtt.Client{}, changed: make(chan struct{})}
@@ -420,13 +437,23 @@ func (h *Hub) verifyConnect(cl *mqtt.Client, pk packets.Packet) (HubConnect, err
 	if c.APIVersion == "" {
 		return c, errors.New("username has no api-version")
 	}
-	if !strings.HasPrefix(c.ClientType, "edgesec/") {
-		return c, fmt.Errorf("DeviceClientType %q is not edgesec/<version>", c.ClientType)
+	if !slices.ContainsFunc(h.o.ClientTypes, func(p string) bool { return strings.HasPrefix(c.ClientType, p) }) {
+		return c, fmt.Errorf("DeviceClientType %q does not start with one of %q", c.ClientType, h.o.ClientTypes)
 	}
+	c.Password = string(pk.Connect.Password)
 	h.mu.Lock()
 	key := h.key
 	h.mu.Unlock()
-	exp, resource, err := VerifySAS(string(pk.Connect.Password), key, time.Now())
+	if f, err := SASFields(c.Password); err == nil && f["skn"] != "" {
+		name, err := url.PathUnescape(f["skn"])
+		if err != nil {
+			return c, fmt.Errorf("token skn: %w", err)
+		}
+		if key = h.o.Policies[name]; key == nil {
+			return c, fmt.Errorf("token skn %q names no shared access policy of the hub", name)
+		}
+	}
+	exp, resource, err := VerifySAS(c.Password, key, time.Now())
 	c.TokenExpiry, c.ResourceSeen = exp, resource
 	if err != nil {
 		return c, err
@@ -437,18 +464,32 @@ func (h *Hub) verifyConnect(cl *mqtt.Client, pk packets.Packet) (HubConnect, err
 	return c, nil
 }
 
-// VerifySAS checks a SharedAccessSignature token against key: the
-// signature over sr + "\n" + se (sr as written in the token), and that it
-// has not expired at now. It returns the expiry and the decoded resource.
-func VerifySAS(token string, key []byte, now time.Time) (time.Time, string, error) {
+// SASFields splits a SharedAccessSignature token into its fields (sr, sig,
+// se, skn …), values as written (percent-encoded). A field given twice is
+// an error.
+func SASFields(token string) (map[string]string, error) {
 	rest, ok := strings.CutPrefix(token, "SharedAccessSignature ")
 	if !ok {
-		return time.Time{}, "", errors.New("password is not a SharedAccessSignature")
+		return nil, errors.New("password is not a SharedAccessSignature")
 	}
 	fields := map[string]string{}
 	for f := range strings.SplitSeq(rest, "&") {
 		k, v, _ := strings.Cut(f, "=")
+		if _, dup := fields[k]; dup {
+			return nil, fmt.Errorf("token field %q given twice", k)
+		}
 		fields[k] = v
+	}
+	return fields, nil
+}
+
+// VerifySAS checks a SharedAccessSignature token against key: the
+// signature over sr + "\n" + se (sr as written in the token), and that it
+// has not expired at now. It returns the expiry and the decoded resource.
+func VerifySAS(token string, key []byte, now time.Time) (time.Time, string, error) {
+	fields, err := SASFields(token)
+	if err != nil {
+		return time.Time{}, "", err
 	}
 	sr, sig, se := fields["sr"], fields["sig"], fields["se"]
 	if sr == "" || sig == "" || se == "" {

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgesec/edgesec/internal/mqttconn"
@@ -63,8 +65,9 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the jittered exponential delay
 	// between connection attempts (defaults 1 s and 60 s); AuthRetry is how
 	// long refused credentials are left alone (default 15 min) unless they
-	// change.
-	MinBackoff, MaxBackoff, AuthRetry time.Duration
+	// change. AuthCheck is how often, after a refusal, the client signs a
+	// token again to see whether the key changed (default 1 min).
+	MinBackoff, MaxBackoff, AuthRetry, AuthCheck time.Duration
 	// Logger receives the client's logs; nil discards them. Tokens and keys
 	// are never logged.
 	Logger *slog.Logger
@@ -85,6 +88,17 @@ type Client struct {
 	twin   *twin
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// state is c.mgr for params, which the manager's goroutine may call
+	// before New has stored c.mgr.
+	state atomic.Pointer[mqttconn.Manager]
+	// The current SAS token, reused by every connection attempt until
+	// tokRenew: one signature per token lifetime, not per attempt (a
+	// workload API signature may cost a TPM or HSM operation).
+	tokMu     sync.Mutex
+	tok       string
+	tokExpiry time.Time
+	tokRenew  time.Time
 }
 
 // New validates o and starts the client: it connects (and keeps
@@ -132,11 +146,13 @@ func New(o Options) (*Client, error) {
 		MinBackoff: o.MinBackoff,
 		MaxBackoff: o.MaxBackoff,
 		AuthRetry:  o.AuthRetry,
+		AuthCheck:  o.AuthCheck,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("iothub: %w", err)
 	}
 	c.mgr = mgr
+	c.state.Store(mgr)
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	go func() {
@@ -184,13 +200,7 @@ func (c *Client) params(ctx context.Context) (mqttconn.Params, error) {
 		}
 		tlsConf.RootCAs = pool
 	}
-	now := time.Now()
-	expiry := now.Add(c.o.TokenLifetime)
-	tok, err := SASToken(ctx, c.id.Signer, ModuleResource(c.id.HubHostName, c.id.DeviceID, c.id.ModuleID), "", expiry)
-	if err != nil {
-		return mqttconn.Params{}, err
-	}
-	cred, err := credentialID(ctx, c.id.Signer)
+	tok, renewAt, err := c.token(ctx)
 	if err != nil {
 		return mqttconn.Params{}, err
 	}
@@ -202,9 +212,37 @@ func (c *Client) params(ctx context.Context) (mqttconn.Params, error) {
 		TLS:          tlsConf,
 		KeepAlive:    c.o.KeepAlive,
 		CleanSession: false,
-		RenewAt:      now.Add(time.Duration(float64(c.o.TokenLifetime) * renewFraction)),
-		CredentialID: cred,
+		RenewAt:      renewAt,
+		CredentialID: credentialID(tok),
 	}, nil
+}
+
+// token returns the SAS token for a connection attempt and when to renew
+// it. The token is signed once per lifetime and reused by the attempts
+// before its renewal time. While the hub refuses the credentials, each
+// attempt signs the same resource and expiry again: the same token means
+// the same key (the manager then keeps waiting), another token a new key
+// (a rotated module key, which the manager tries at once).
+func (c *Client) token(ctx context.Context) (string, time.Time, error) {
+	c.tokMu.Lock()
+	defer c.tokMu.Unlock()
+	now := time.Now()
+	expiry := c.tokExpiry
+	if c.tok == "" || !now.Before(c.tokRenew) {
+		expiry = now.Add(c.o.TokenLifetime)
+	} else if m := c.state.Load(); m == nil || !errors.Is(m.Err(), ErrRefused) {
+		return c.tok, c.tokRenew, nil
+	}
+	tok, err := SASToken(ctx, c.id.Signer, ModuleResource(c.id.HubHostName, c.id.DeviceID, c.id.ModuleID), c.id.KeyName, expiry)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if !expiry.Equal(c.tokExpiry) {
+		c.tokExpiry = expiry
+		c.tokRenew = now.Add(time.Duration(float64(c.o.TokenLifetime) * renewFraction))
+	}
+	c.tok = tok
+	return tok, c.tokRenew, nil
 }
 
 // Send publishes m as a telemetry message of the module at QoS 1, with

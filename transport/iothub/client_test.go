@@ -395,8 +395,10 @@ func TestReportedProperties(t *testing.T) {
 		return v["value"] == "PT3H"
 	})
 
-	// 400 is permanent.
+	// 400 is permanent. (A new patch: the accepted one is not sent again.)
 	h.FailReported(400)
+	cfg.SnapshotFrequency = 4 * time.Hour
+	patch, _ = twinconfig.Reported(cfg)
 	err = c.ReportProperties(ctxT(t, 10*time.Second), patch)
 	require.Error(t, err)
 	assert.True(t, transport.IsPermanent(err), "%v", err)

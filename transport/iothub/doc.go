@@ -19,8 +19,10 @@
 // against the workload API's trust bundle. [IdentityFromConnectionString]
 // reads a module connection string (EdgeHubConnectionString or
 // IotHubConnectionString, with GatewayHostName and an optional CA file);
-// the key signs the tokens. TLS is 1.2 or later with host name
-// verification, always.
+// the key signs the tokens, and a SharedAccessKeyName (a shared access
+// policy's key) is sent as the token's skn. When both are set, the official
+// SDKs (and the reference module) use the connection string. TLS is 1.2 or
+// later with host name verification, always.
 //
 // # Protocol
 //
@@ -28,7 +30,9 @@
 //     {hub}/{device}/{module}/?api-version=2021-04-12&DeviceClientType=edgesec%2F<version>
 //     (the hub's name, even through a gateway); password a SAS token for
 //     {hub}/devices/{device}/modules/{module}, valid Options.TokenLifetime
-//     (1 h); the client reconnects with a fresh token after 80% of it.
+//     (1 h), signed once and reused by every connection attempt until the
+//     client reconnects with a fresh token after 80% of it (a workload API
+//     signature may be a TPM or HSM operation).
 //     Clean session false, keep-alive Options.KeepAlive.
 //   - telemetry on devices/{d}/modules/{m}/messages/events/ followed by the
 //     property bag ($.mid, $.ct, $.ce, $.ifid, then application properties
@@ -39,7 +43,8 @@
 //     patches are merged only when their $version is newer, and a version
 //     gap makes the client read the twin again; reported patches go to
 //     $iothub/twin/PATCH/properties/reported/?$rid=…, 204 accepted, 400
-//     rejected (permanent), 429 and 5xx retried with backoff.
+//     rejected (permanent), 429 and 5xx retried with backoff; a patch
+//     identical to the last accepted one is not sent again.
 //   - reconnection with exponential backoff and jitter up to 60 s; a CONNACK
 //     refusing the credentials is logged as an error and not retried until
 //     the credentials change (or Options.AuthRetry passes).

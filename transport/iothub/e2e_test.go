@@ -86,6 +86,11 @@ func TestReferenceModuleEndToEnd(t *testing.T) {
 	})
 	assert.True(t, h.Connects()[0].Accepted)
 	assert.Equal(t, "edgesec/", h.Connects()[0].ClientType[:8])
+	time.Sleep(time.Second) // a second, identical start-up patch would be here by now
+	patches := h.ReportedPatches()
+	for i := 1; i < len(patches); i++ {
+		assert.NotEqual(t, string(patches[i-1]), string(patches[i]), "reported patch %d repeats the one before", i)
+	}
 
 	h.WaitFor(t, 30*time.Second, "the first security message", func() bool { return len(h.Messages()) > 0 })
 	v, err := schemas.NewValidator()

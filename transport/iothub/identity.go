@@ -29,6 +29,12 @@ type Identity struct {
 	GatewayHostName string
 	// Signer signs SAS tokens.
 	Signer Signer
+	// KeyName is the name of the shared access policy whose key Signer
+	// holds (a connection string's SharedAccessKeyName); empty for the
+	// module's own key. The SAS token then carries it as skn, without which
+	// IoT Hub verifies the signature with the module key and refuses the
+	// connection (CONNACK 5), as both official SDKs do.
+	KeyName string
 	// RootCAs returns the certificates that verify the server's TLS
 	// certificate; it is called before every connection (so a renewed
 	// trust bundle is picked up). nil means the system roots.
@@ -101,15 +107,12 @@ func SASToken(ctx context.Context, signer Signer, resource, keyName string, expi
 	return tok, nil
 }
 
-// credentialID identifies the signer's key without revealing it: a hash of
-// a probe signature.
-func credentialID(ctx context.Context, s Signer) (string, error) {
-	sig, err := s.Sign(ctx, "edgesec credential probe\n0")
-	if err != nil {
-		return "", fmt.Errorf("iothub: signing: %w", err)
-	}
-	h := sha256.Sum256([]byte(sig))
-	return hex.EncodeToString(h[:8]), nil
+// credentialID identifies the key that signed a token without revealing
+// it: a hash of the token. Two tokens of the same resource, key name and
+// expiry are equal exactly when the same key signed them.
+func credentialID(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:8])
 }
 
 // ConnectionString is a parsed IoT Hub module (or device) connection
@@ -197,7 +200,7 @@ func IdentityFromConnectionString(connStr, gatewayHostName, caFile string) (Iden
 		return Identity{}, err
 	}
 	id := Identity{HubHostName: cs.HostName, DeviceID: cs.DeviceID, ModuleID: cs.ModuleID,
-		GatewayHostName: cs.GatewayHostName, Signer: signer}
+		GatewayHostName: cs.GatewayHostName, Signer: signer, KeyName: cs.SharedAccessKeyName}
 	if gatewayHostName != "" {
 		id.GatewayHostName = gatewayHostName
 	}

@@ -139,6 +139,7 @@ func (t *twin) run(ctx context.Context) {
 		getB       = backoff.Backoff{Min: time.Second, Max: 60 * time.Second}
 		early      [][]byte
 		pending    *reportReq
+		accepted   []byte // the last patch the hub accepted
 		reportAt   time.Time
 		repB       = backoff.Backoff{Min: time.Second, Max: 60 * time.Second}
 		timer      = time.NewTimer(time.Hour)
@@ -200,6 +201,7 @@ func (t *twin) run(ctx context.Context) {
 				switch {
 				case err == nil:
 					t.log.Debug("twin: reported properties accepted", "status", status)
+					accepted = pending.patch
 					pending.answer(nil)
 					pending = nil
 					repB.Reset()
@@ -259,6 +261,13 @@ func (t *twin) run(ctx context.Context) {
 			}
 			applyPatch(p)
 		case r := <-t.reports:
+			if (pending == nil && bytes.Equal(r.patch, accepted)) || (pending != nil && bytes.Equal(r.patch, pending.patch)) {
+				// The twin has (or is about to get) this very patch: sending
+				// it again would only bump the reported $version.
+				t.log.Debug("twin: reported properties unchanged; not sent again")
+				r.answer(nil)
+				continue
+			}
 			if pending != nil {
 				pending.answer(nil) // superseded by a newer patch
 			}
@@ -381,8 +390,10 @@ func (t *twin) signal() {
 // rejected it (400 and other 4xx but 429), and nil at once when the patch
 // is queued: while the client is not connected, or after a 429 or 5xx
 // answer; the client then delivers it after connecting, retrying with
-// backoff. A newer patch replaces a queued one. It returns ctx's error if
-// ctx is done first.
+// backoff. A newer patch replaces a queued one; a patch identical to the
+// last one the hub accepted (or to the queued one) is not sent again, and
+// ReportProperties returns nil. It returns ctx's error if ctx is done
+// first.
 func (c *Client) ReportProperties(ctx context.Context, patch []byte) error {
 	if !json.Valid(patch) || len(bytes.TrimSpace(patch)) == 0 || bytes.TrimSpace(patch)[0] != '{' {
 		return transport.Permanent(errors.New("iothub: reported properties must be a JSON object"))
