@@ -44,7 +44,9 @@ type parseError struct {
 	text string
 }
 
-func (e *parseError) Error() string { return "line " + strconv.Itoa(e.line) + ": not a key=value: " + e.text }
+func (e *parseError) Error() string {
+	return "line " + strconv.Itoa(e.line) + ": not a key=value: " + e.text
+}
 
 func (u unit) get(section, key string) string {
 	v := u[section][key]
