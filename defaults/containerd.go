@@ -17,7 +17,7 @@ const ContainerdBuiltIn = true
 // -tags nocontainerd leaves the containerd client (and its gRPC stack) out
 // of the binary: about 7 MB less RSS for devices that run only Moby, as
 // IoT Edge does.
-func containerdEngine(root string, sockets []string, log *slog.Logger, withMoby bool) container.Engine {
+func containerdEngine(root string, sockets []string, log *slog.Logger, withMoby bool) container.Backend {
 	o := containerd.Options{HostRoot: root, Sockets: sockets, Logger: log}
 	if withMoby {
 		// Moby's own containers live in containerd's "moby" namespace:

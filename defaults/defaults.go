@@ -74,16 +74,16 @@ func Add(eng *edgesec.Engine, o Options) (release func()) {
 	root := o.HostRoot
 	every := eng.SnapshotFrequency
 
-	var engines []container.Engine
+	var engines []container.Backend
 	if !o.NoContainers {
 		engines = containerEngines(root, o.MobySockets, o.ContainerdSockets, log)
 	}
 	var containers collector.ContainerResolver
-	var inventory manifest.InventorySource
+	var inventory container.InventorySource
 	if len(engines) > 0 {
 		res := container.NewResolver(container.ResolverOptions{Logger: named(event.ContainerActivity)}, engines...)
 		inv := container.NewInventory(container.InventoryOptions{Logger: named(event.ContainerInventory)}, engines...)
-		containers, inventory = res, manifest.InventoryFunc(inv.Snapshot)
+		containers, inventory = res, inv
 		eng.AddCollector(collector.Every(event.ContainerInventory, every, inv))
 		eng.AddCollector(container.NewActivityCollector(container.ActivityOptions{Resolver: res, Logger: named(event.ContainerActivity)}, engines...))
 	} else if !o.NoContainers {
@@ -132,8 +132,8 @@ func Add(eng *edgesec.Engine, o Options) (release func()) {
 // containerEngines returns the container engines whose sockets exist:
 // Moby, and containerd (without its "moby" namespace when Moby is there
 // too, so that Moby's containers are listed once).
-func containerEngines(root string, mobySockets, containerdSockets []string, log *slog.Logger) []container.Engine {
-	var engines []container.Engine
+func containerEngines(root string, mobySockets, containerdSockets []string, log *slog.Logger) []container.Backend {
+	var engines []container.Backend
 	found := container.Discover(root, mobySockets, containerdSockets)
 	if len(found.Moby) > 0 {
 		engines = append(engines, moby.New(moby.Options{HostRoot: root, Sockets: mobySockets, Logger: log}))

@@ -13,7 +13,7 @@ import (
 const ContainerdBuiltIn = false
 
 // containerdEngine is not built in: see containerd.go.
-func containerdEngine(_ string, _ []string, log *slog.Logger, _ bool) container.Engine {
+func containerdEngine(_ string, _ []string, log *slog.Logger, _ bool) container.Backend {
 	log.Info("built without containerd support (-tags nocontainerd); containerd socket ignored")
 	return nil
 }

@@ -75,7 +75,7 @@
 //
 // [NewCollector] is the DeploymentRecommendation collector: every
 // interval (and at start) it analyses the manifest file named in its
-// [Options] and, given an [InventorySource], the running containers and
+// [Options] and, given an [container.InventorySource], the running containers and
 // their drift from the manifest. It needs read access to the manifest file
 // (mount it into the module) and nothing else; the container inventory
 // brings its own privileges (access to the engine's socket). Without an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgesec/edgesec/collector/container"
 	"log/slog"
 	"strconv"
 	"time"
@@ -54,21 +55,6 @@ func Events(findings []Finding, source string, now time.Time) []event.Event {
 	return out
 }
 
-// InventorySource lists the containers that run on the device. The
-// container collectors (collector/container…) implement it; it must be
-// safe for use by one goroutine at a time and honour ctx.
-type InventorySource interface {
-	Inventory(ctx context.Context) ([]event.ContainerInventoryPayload, error)
-}
-
-// InventoryFunc adapts a function to InventorySource.
-type InventoryFunc func(ctx context.Context) ([]event.ContainerInventoryPayload, error)
-
-// Inventory calls f.
-func (f InventoryFunc) Inventory(ctx context.Context) ([]event.ContainerInventoryPayload, error) {
-	return f(ctx)
-}
-
 // Options configure the deployment analysis collector.
 type Options struct {
 	// ManifestPath is a deployment manifest file to analyse on every
@@ -77,7 +63,7 @@ type Options struct {
 	ManifestPath func() string
 	// Inventory lists the running containers; nil skips the runtime
 	// analysis and the drift report.
-	Inventory InventorySource
+	Inventory container.InventorySource
 	// Config returns the analysis configuration (disabled rules,
 	// severities, suppressions) at each poll; nil runs every rule.
 	Config func() Config
@@ -146,7 +132,7 @@ func (p *Poller) analyze(ctx context.Context) ([]Finding, int, error) {
 		}
 	}
 	if p.o.Inventory != nil {
-		inv, err := p.o.Inventory.Inventory(ctx)
+		inv, err := p.o.Inventory.Snapshot(ctx)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("manifest: container inventory: %w", err))
 		} else {

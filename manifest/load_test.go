@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/edgesec/edgesec/collector/container"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,7 +186,7 @@ func TestPollerManifestAndRuntime(t *testing.T) {
 	require.NoError(t, err)
 	p := manifest.NewPoller(manifest.Options{
 		ManifestPath: func() string { return "testdata/rules/clean.json" },
-		Inventory:    manifest.InventoryFunc(func(context.Context) ([]event.ContainerInventoryPayload, error) { return inventory(), nil }),
+		Inventory:    container.InventoryFunc(func(context.Context) ([]event.ContainerInventoryPayload, error) { return inventory(), nil }),
 		Config:       func() manifest.Config { return manifest.Config{DisabledRules: []string{"EDGE016"}} },
 	})
 	evs, err := p.Poll(context.Background())

@@ -47,7 +47,7 @@ type ActivityOptions struct {
 // the engine cannot replay (containerd) it reports that events between the
 // break and the reconnection may have been missed.
 type ActivityCollector struct {
-	engines  []Engine
+	engines  []Backend
 	resolver *Resolver
 	minB     time.Duration
 	maxB     time.Duration
@@ -56,7 +56,7 @@ type ActivityCollector struct {
 
 // NewActivityCollector returns the ContainerActivity collector over
 // engines (owned by the caller).
-func NewActivityCollector(o ActivityOptions, engines ...Engine) *ActivityCollector {
+func NewActivityCollector(o ActivityOptions, engines ...Backend) *ActivityCollector {
 	c := &ActivityCollector{engines: engines, resolver: o.Resolver, minB: o.MinBackoff, maxB: o.MaxBackoff, log: o.Logger}
 	if c.minB <= 0 {
 		c.minB = DefaultMinBackoff
@@ -91,7 +91,7 @@ func (c *ActivityCollector) Run(ctx context.Context, sink collector.Sink) error 
 }
 
 // follow watches one engine until ctx is done.
-func (c *ActivityCollector) follow(ctx context.Context, sink collector.Sink, e Engine) {
+func (c *ActivityCollector) follow(ctx context.Context, sink collector.Sink, e Backend) {
 	var (
 		last     time.Time // time of the last activity seen
 		down     time.Time // when the stream last broke; zero while never connected

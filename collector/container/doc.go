@@ -1,5 +1,5 @@
 // Package container holds the container system collectors' shared model:
-// the [Engine] interface the runtime packages implement (Moby in
+// the [Backend] interface the runtime packages implement (Moby in
 // collector/container/moby, containerd in collector/container/containerd),
 // socket discovery under the host root ([Discover]), the
 // ContainerInventory poller ([NewInventoryCollector]), the

@@ -37,7 +37,7 @@ type InventoryOptions struct {
 // implements [collector.Poller] and [InventorySource]; it is safe for
 // concurrent use.
 type Inventory struct {
-	engines []Engine
+	engines []Backend
 	max     int
 	timeout time.Duration
 	log     *slog.Logger
@@ -46,7 +46,7 @@ type Inventory struct {
 
 // NewInventory returns an Inventory over engines (the moby and containerd
 // sub-packages build them). The engines stay owned by the caller.
-func NewInventory(o InventoryOptions, engines ...Engine) *Inventory {
+func NewInventory(o InventoryOptions, engines ...Backend) *Inventory {
 	p := &Inventory{engines: engines, max: o.MaxContainers, timeout: o.Timeout, log: o.Logger, now: time.Now}
 	if p.max <= 0 {
 		p.max = DefaultMaxContainers
@@ -62,7 +62,7 @@ func NewInventory(o InventoryOptions, engines ...Engine) *Inventory {
 
 // NewInventoryCollector returns the ContainerInventory collector: an
 // Inventory over engines polled at start and then every interval().
-func NewInventoryCollector(o InventoryOptions, interval func() time.Duration, engines ...Engine) *collector.Ticker {
+func NewInventoryCollector(o InventoryOptions, interval func() time.Duration, engines ...Backend) *collector.Ticker {
 	return collector.Every(event.ContainerInventory, interval, NewInventory(o, engines...))
 }
 

@@ -14,10 +14,20 @@ import (
 // derived from the running containers.
 const SourceRuntime = "runtime"
 
-// InventorySource gives the current container inventory; [*Inventory]
-// implements it.
+// InventorySource gives the current container inventory: the containers
+// that run on the device. [*Inventory] implements it; the DeploymentRecommendation
+// analysis (manifest.Options.Inventory) reads it. It must honour ctx and be
+// safe for use by one goroutine at a time.
 type InventorySource interface {
 	Snapshot(ctx context.Context) ([]event.ContainerInventoryPayload, error)
+}
+
+// InventoryFunc adapts a function to InventorySource.
+type InventoryFunc func(ctx context.Context) ([]event.ContainerInventoryPayload, error)
+
+// Snapshot calls f.
+func (f InventoryFunc) Snapshot(ctx context.Context) ([]event.ContainerInventoryPayload, error) {
+	return f(ctx)
 }
 
 // Analyzer turns a container inventory into findings. The manifest

@@ -44,7 +44,7 @@ type ResolverOptions struct {
 // current ([ActivityOptions].Resolver): it learns names from the events and
 // forgets a container on its destroy event. It is safe for concurrent use.
 type Resolver struct {
-	engines []Engine
+	engines []Backend
 	o       ResolverOptions
 	now     func() time.Time
 
@@ -66,7 +66,7 @@ var _ collector.ContainerResolver = (*Resolver)(nil)
 const failureTTL = 5 * time.Second
 
 // NewResolver returns a Resolver over engines (owned by the caller).
-func NewResolver(o ResolverOptions, engines ...Engine) *Resolver {
+func NewResolver(o ResolverOptions, engines ...Backend) *Resolver {
 	if o.TTL <= 0 {
 		o.TTL = DefaultResolverTTL
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/edgesec/edgesec/schemas"
 )
 
-func runActivity(t *testing.T, o ctr.ActivityOptions, e ctr.Engine) *collectortest.Recorder {
+func runActivity(t *testing.T, o ctr.ActivityOptions, e ctr.Backend) *collectortest.Recorder {
 	t.Helper()
 	rec := collectortest.NewRecorder()
 	c := ctr.NewActivityCollector(o, e)

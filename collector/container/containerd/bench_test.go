@@ -13,7 +13,7 @@ import (
 	"github.com/edgesec/edgesec/internal/containertest/containerdct"
 )
 
-// BenchmarkInventory compares the Engine's inventory (all namespaces)
+// BenchmarkInventory compares the Backend's inventory (all namespaces)
 // with ctr containers ls + ctr containers info per container, with 10 and
 // 100 created containers.
 func BenchmarkInventory(b *testing.B) {

@@ -21,7 +21,7 @@ import (
 
 func hour() time.Duration { return time.Hour }
 
-// grpcConn are the engine's gRPC connection goroutines: the Engine, not
+// grpcConn are the engine's gRPC connection goroutines: the Backend, not
 // Run, owns them (Close releases them).
 var grpcConn = collectortest.WithLeakOptions(
 	goleak.IgnoreAnyFunction("google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run"),

@@ -34,7 +34,7 @@ const (
 	DefaultMaxMessageBytes = 8 << 20
 )
 
-// Options configure a containerd Engine.
+// Options configure a containerd Backend.
 type Options struct {
 	// HostRoot is where the host's filesystem is ("/" when empty, "/host"
 	// in a container); the sockets are looked up below it, and so is
@@ -59,9 +59,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Engine is a containerd daemon, walked across all its namespaces. It
-// implements [ctr.Engine]; see there for the concurrency rules.
-type Engine struct {
+// Backend is a containerd daemon, walked across all its namespaces. It
+// implements [ctr.Backend]; see there for the concurrency rules.
+type Backend struct {
 	o     Options
 	cands []ctr.SocketPath
 	log   *slog.Logger
@@ -71,10 +71,10 @@ type Engine struct {
 	endpoint string
 }
 
-var _ ctr.Engine = (*Engine)(nil)
+var _ ctr.Backend = (*Backend)(nil)
 
-// New returns an Engine; it does not connect until used.
-func New(o Options) *Engine {
+// New returns a Backend; it does not connect until used.
+func New(o Options) *Backend {
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
 	}
@@ -86,32 +86,32 @@ func New(o Options) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cands := ctr.Candidates(o.HostRoot, o.Sockets, ctr.DefaultContainerdSockets)
-	return &Engine{o: o, cands: cands, log: log, endpoint: cands[0].HostPath}
+	return &Backend{o: o, cands: cands, log: log, endpoint: cands[0].HostPath}
 }
 
-// Runtime implements [ctr.Engine].
-func (e *Engine) Runtime() string { return ctr.RuntimeContainerd }
+// Runtime implements [ctr.Backend].
+func (e *Backend) Runtime() string { return ctr.RuntimeContainerd }
 
-// Endpoint implements [ctr.Engine].
-func (e *Engine) Endpoint() string {
+// Endpoint implements [ctr.Backend].
+func (e *Backend) Endpoint() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.endpoint
 }
 
-// CanReplay implements [ctr.Engine]: containerd's event service only
+// CanReplay implements [ctr.Backend]: containerd's event service only
 // streams live events.
-func (e *Engine) CanReplay() bool { return false }
+func (e *Backend) CanReplay() bool { return false }
 
-// Close implements [ctr.Engine].
-func (e *Engine) Close() error {
+// Close implements [ctr.Backend].
+func (e *Backend) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.dropLocked()
 	return nil
 }
 
-func (e *Engine) dropLocked() {
+func (e *Backend) dropLocked() {
 	if e.cli != nil {
 		_ = e.cli.Close()
 		e.cli = nil
@@ -119,7 +119,7 @@ func (e *Engine) dropLocked() {
 }
 
 // Version connects if needed and returns containerd's version.
-func (e *Engine) Version(ctx context.Context) (string, error) {
+func (e *Backend) Version(ctx context.Context) (string, error) {
 	cli, err := e.client(ctx)
 	if err != nil {
 		return "", err
@@ -134,7 +134,7 @@ func (e *Engine) Version(ctx context.Context) (string, error) {
 	return v.Version, nil
 }
 
-func (e *Engine) client(ctx context.Context) (*client.Client, error) {
+func (e *Backend) client(ctx context.Context) (*client.Client, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.cli != nil {
@@ -166,7 +166,7 @@ func (e *Engine) client(ctx context.Context) (*client.Client, error) {
 
 // failed drops the connection after an error that is not the daemon's
 // answer, so that the next call reconnects.
-func (e *Engine) failed(cli *client.Client, err error) {
+func (e *Backend) failed(cli *client.Client, err error) {
 	if err == nil || errdefs.IsNotFound(err) || errdefs.IsInvalidArgument(err) || errors.Is(err, context.Canceled) {
 		return
 	}
@@ -177,7 +177,7 @@ func (e *Engine) failed(cli *client.Client, err error) {
 	}
 }
 
-func (e *Engine) namespaces(ctx context.Context, cli *client.Client) ([]string, error) {
+func (e *Backend) namespaces(ctx context.Context, cli *client.Client) ([]string, error) {
 	if len(e.o.Namespaces) > 0 {
 		return e.o.Namespaces, nil
 	}
@@ -191,10 +191,10 @@ func (e *Engine) namespaces(ctx context.Context, cli *client.Client) ([]string, 
 	return slices.DeleteFunc(ns, func(n string) bool { return slices.Contains(e.o.ExcludeNamespaces, n) }), nil
 }
 
-// Inventory implements [ctr.Engine]: for every namespace it lists the
+// Inventory implements [ctr.Backend]: for every namespace it lists the
 // containers (with their OCI specs), the tasks and the images, each call
 // bounded by the CallTimeout.
-func (e *Engine) Inventory(ctx context.Context, max int) ([]event.ContainerInventoryPayload, error) {
+func (e *Backend) Inventory(ctx context.Context, max int) ([]event.ContainerInventoryPayload, error) {
 	if max <= 0 {
 		max = ctr.DefaultMaxContainers
 	}
@@ -222,7 +222,7 @@ func (e *Engine) Inventory(ctx context.Context, max int) ([]event.ContainerInven
 	return out, errors.Join(errs...)
 }
 
-func (e *Engine) namespaceInventory(ctx context.Context, cli *client.Client, ns string, max int) ([]event.ContainerInventoryPayload, error) {
+func (e *Backend) namespaceInventory(ctx context.Context, cli *client.Client, ns string, max int) ([]event.ContainerInventoryPayload, error) {
 	nctx := namespaces.WithNamespace(ctx, ns)
 	cctx, cancel := context.WithTimeout(nctx, e.o.CallTimeout)
 	cs, err := cli.ContainerService().List(cctx)
@@ -279,7 +279,7 @@ func (e *Engine) namespaceInventory(ctx context.Context, cli *client.Client, ns 
 	return out, errors.Join(errs...)
 }
 
-func (e *Engine) task(t *tasktypes.Process) *Task {
+func (e *Backend) task(t *tasktypes.Process) *Task {
 	out := &Task{Pid: t.GetPid(), ExitStatus: t.GetExitStatus()}
 	switch t.GetStatus() {
 	case tasktypes.Status_CREATED:
@@ -306,7 +306,7 @@ func (e *Engine) task(t *tasktypes.Process) *Task {
 
 // startTime reads a process's start time under the host root, or returns
 // the zero time.
-func (e *Engine) startTime(pid int) time.Time {
+func (e *Backend) startTime(pid int) time.Time {
 	ps, err := readBounded(ctr.HostPath(e.o.HostRoot, "/proc/"+strconv.Itoa(pid)+"/stat"), 4096)
 	if err != nil {
 		return time.Time{}
@@ -331,8 +331,8 @@ func readBounded(name string, n int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, n))
 }
 
-// Lookup implements [ctr.Engine]: the first namespace that has id.
-func (e *Engine) Lookup(ctx context.Context, id string) (ctr.Identity, error) {
+// Lookup implements [ctr.Backend]: the first namespace that has id.
+func (e *Backend) Lookup(ctx context.Context, id string) (ctr.Identity, error) {
 	cli, err := e.client(ctx)
 	if err != nil {
 		return ctr.Identity{}, err
@@ -358,9 +358,9 @@ func (e *Engine) Lookup(ctx context.Context, id string) (ctr.Identity, error) {
 	return ctr.Identity{}, fmt.Errorf("containerd: %s: %w", id, ctr.ErrNotFound)
 }
 
-// Watch implements [ctr.Engine]: it subscribes to the event service for
+// Watch implements [ctr.Backend]: it subscribes to the event service for
 // all namespaces. since is ignored (containerd cannot replay).
-func (e *Engine) Watch(ctx context.Context, _ time.Time, ready func(), fn func(ctr.Activity)) error {
+func (e *Backend) Watch(ctx context.Context, _ time.Time, ready func(), fn func(ctr.Activity)) error {
 	cli, err := e.client(ctx)
 	if err != nil {
 		return err

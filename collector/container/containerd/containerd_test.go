@@ -12,7 +12,7 @@ import (
 	"github.com/edgesec/edgesec/internal/containertest/mobyct"
 )
 
-func engine(t *testing.T) *containerd.Engine {
+func engine(t *testing.T) *containerd.Backend {
 	t.Helper()
 	sock := containertest.Env(t, containertest.EnvContainerd)
 	e := containerd.New(containerd.Options{Sockets: []string{"unix://" + sock}, CallTimeout: 10 * time.Second})

@@ -1,5 +1,5 @@
 // Package containerd is the containerd implementation of
-// [container.Engine], built on github.com/containerd/containerd/v2/client.
+// [container.Backend], built on github.com/containerd/containerd/v2/client.
 // It walks every namespace (moby, k8s.io, default, …) unless
 // Options.Namespaces restricts it.
 //
@@ -18,6 +18,6 @@
 // process under HostRoot/proc.
 //
 // Every call is bounded by Options.CallTimeout, every answer by
-// MaxMessageBytes. The Engine needs access to the containerd socket
+// MaxMessageBytes. The Backend needs access to the containerd socket
 // (root). Importing this package does not link the Moby client.
 package containerd

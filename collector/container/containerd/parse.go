@@ -55,7 +55,7 @@ var defaultCaps = []string{
 const privilegedCaps = 38
 
 // Container is what the inventory knows of one containerd container,
-// gathered by the Engine from the containers, tasks and images services.
+// gathered by the Backend from the containers, tasks and images services.
 type Container struct {
 	Namespace   string
 	ID          string

@@ -17,7 +17,7 @@ import (
 
 // runActivity runs the ContainerActivity collector over e until the test
 // ends.
-func runActivity(t *testing.T, o ctr.ActivityOptions, e ctr.Engine) *collectortest.Recorder {
+func runActivity(t *testing.T, o ctr.ActivityOptions, e ctr.Backend) *collectortest.Recorder {
 	t.Helper()
 	rec := collectortest.NewRecorder()
 	c := ctr.NewActivityCollector(o, e)

@@ -13,7 +13,7 @@ import (
 	"github.com/edgesec/edgesec/internal/containertest/mobyct"
 )
 
-// BenchmarkInventory compares the Engine's inventory with what a user
+// BenchmarkInventory compares the Backend's inventory with what a user
 // would script instead: docker ps -a + docker inspect, with 10 and 100
 // created containers. It reports the heap growth per inventory and the
 // process's peak RSS.
@@ -57,6 +57,6 @@ func BenchmarkInventory(b *testing.B) {
 	}
 }
 
-func benchEngine(host string) *moby.Engine {
+func benchEngine(host string) *moby.Backend {
 	return moby.New(moby.Options{Sockets: []string{host}})
 }

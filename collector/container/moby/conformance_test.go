@@ -22,7 +22,7 @@ import (
 
 func hour() time.Duration { return time.Hour }
 
-// idleConns are the engine's idle HTTP connections: the Engine, not Run,
+// idleConns are the engine's idle HTTP connections: the Backend, not Run,
 // owns them (Close releases them).
 var idleConns = collectortest.WithLeakOptions(
 	goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),

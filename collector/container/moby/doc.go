@@ -1,5 +1,5 @@
 // Package moby is the Moby (Docker engine, IoT Edge's moby-engine)
-// implementation of [container.Engine], built on
+// implementation of [container.Backend], built on
 // github.com/moby/moby/client with API version negotiation (API 1.40 and
 // later: Moby 19.03+, Debian's 20.10 speaks 1.41).
 //
@@ -10,7 +10,7 @@
 // or from the exec's process under HostRoot/proc.
 //
 // Every call is bounded by Options.CallTimeout, every answer by
-// MaxResponseBytes and every event line by MaxEventBytes. The Engine needs
+// MaxResponseBytes and every event line by MaxEventBytes. The Backend needs
 // read-write access to the Docker socket (root or the docker group);
 // without it its methods return errors wrapping container.ErrUnreachable.
 //

@@ -30,7 +30,7 @@ const (
 	dialTimeout             = 3 * time.Second
 )
 
-// Options configure a Moby Engine.
+// Options configure a Moby Backend.
 type Options struct {
 	// HostRoot is where the host's filesystem is ("/" when empty, "/host"
 	// in a container); the sockets are looked up below it, and so is
@@ -50,11 +50,11 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Engine is a Moby (Docker engine) daemon. It implements
-// [ctr.Engine]; see there for the concurrency rules. The API version is
+// Backend is a Moby (Docker engine) daemon. It implements
+// [ctr.Backend]; see there for the concurrency rules. The API version is
 // negotiated with the daemon on each connection (Moby 19.03 / API 1.40 and
 // later).
-type Engine struct {
+type Backend struct {
 	o     Options
 	cands []ctr.SocketPath
 	log   *slog.Logger
@@ -65,10 +65,10 @@ type Engine struct {
 	endpoint string
 }
 
-var _ ctr.Engine = (*Engine)(nil)
+var _ ctr.Backend = (*Backend)(nil)
 
-// New returns an Engine; it does not connect until used.
-func New(o Options) *Engine {
+// New returns a Backend; it does not connect until used.
+func New(o Options) *Backend {
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
 	}
@@ -83,33 +83,33 @@ func New(o Options) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cands := ctr.Candidates(o.HostRoot, o.Sockets, ctr.DefaultMobySockets)
-	return &Engine{o: o, cands: cands, log: log, endpoint: cands[0].HostPath}
+	return &Backend{o: o, cands: cands, log: log, endpoint: cands[0].HostPath}
 }
 
-// Runtime implements [ctr.Engine].
-func (e *Engine) Runtime() string { return ctr.RuntimeMoby }
+// Runtime implements [ctr.Backend].
+func (e *Backend) Runtime() string { return ctr.RuntimeMoby }
 
-// Endpoint implements [ctr.Engine]: the socket in use, or the first
+// Endpoint implements [ctr.Backend]: the socket in use, or the first
 // candidate before the first connection.
-func (e *Engine) Endpoint() string {
+func (e *Backend) Endpoint() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.endpoint
 }
 
-// CanReplay implements [ctr.Engine]: Moby replays the events it still
+// CanReplay implements [ctr.Backend]: Moby replays the events it still
 // buffers (the last 256 or so) from a given time.
-func (e *Engine) CanReplay() bool { return true }
+func (e *Backend) CanReplay() bool { return true }
 
-// Close implements [ctr.Engine].
-func (e *Engine) Close() error {
+// Close implements [ctr.Backend].
+func (e *Backend) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.dropLocked()
 	return nil
 }
 
-func (e *Engine) dropLocked() {
+func (e *Backend) dropLocked() {
 	if e.tr != nil {
 		e.tr.CloseIdleConnections()
 	}
@@ -120,7 +120,7 @@ func (e *Engine) dropLocked() {
 }
 
 // APIVersion connects if needed and returns the negotiated API version.
-func (e *Engine) APIVersion(ctx context.Context) (string, error) {
+func (e *Backend) APIVersion(ctx context.Context) (string, error) {
 	cli, err := e.client(ctx)
 	if err != nil {
 		return "", err
@@ -130,7 +130,7 @@ func (e *Engine) APIVersion(ctx context.Context) (string, error) {
 
 // client returns the connected client, connecting to the first candidate
 // socket that answers a ping.
-func (e *Engine) client(ctx context.Context) (*client.Client, error) {
+func (e *Backend) client(ctx context.Context) (*client.Client, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.cli != nil {
@@ -160,7 +160,7 @@ func (e *Engine) client(ctx context.Context) (*client.Client, error) {
 	return nil, fmt.Errorf("moby: %w: %w", ctr.ErrUnreachable, errors.Join(errs...))
 }
 
-func (e *Engine) dial(path string) (*client.Client, *http.Transport, error) {
+func (e *Backend) dial(path string) (*client.Client, *http.Transport, error) {
 	d := net.Dialer{Timeout: dialTimeout}
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -181,7 +181,7 @@ func (e *Engine) dial(path string) (*client.Client, *http.Transport, error) {
 
 // failed drops the connection after an error that is not the daemon's
 // answer, so that the next call reconnects (maybe to another socket).
-func (e *Engine) failed(cli *client.Client, err error) {
+func (e *Backend) failed(cli *client.Client, err error) {
 	if err == nil || cerrdefs.IsNotFound(err) || cerrdefs.IsInvalidArgument(err) || errors.Is(err, context.Canceled) {
 		return
 	}
@@ -192,10 +192,10 @@ func (e *Engine) failed(cli *client.Client, err error) {
 	}
 }
 
-// Inventory implements [ctr.Engine]: it lists the containers (all of
+// Inventory implements [ctr.Backend]: it lists the containers (all of
 // them, running or not) and inspects each, every call bounded by the
 // CallTimeout.
-func (e *Engine) Inventory(ctx context.Context, max int) ([]event.ContainerInventoryPayload, error) {
+func (e *Backend) Inventory(ctx context.Context, max int) ([]event.ContainerInventoryPayload, error) {
 	if max <= 0 {
 		max = ctr.DefaultMaxContainers
 	}
@@ -243,8 +243,8 @@ func (e *Engine) Inventory(ctx context.Context, max int) ([]event.ContainerInven
 	return out, errors.Join(errs...)
 }
 
-// Lookup implements [ctr.Engine].
-func (e *Engine) Lookup(ctx context.Context, id string) (ctr.Identity, error) {
+// Lookup implements [ctr.Backend].
+func (e *Backend) Lookup(ctx context.Context, id string) (ctr.Identity, error) {
 	cli, err := e.client(ctx)
 	if err != nil {
 		return ctr.Identity{}, err
@@ -268,10 +268,10 @@ func (e *Engine) Lookup(ctx context.Context, id string) (ctr.Identity, error) {
 	return ident, nil
 }
 
-// Watch implements [ctr.Engine]: it follows GET /events for container and
+// Watch implements [ctr.Backend]: it follows GET /events for container and
 // image events. since is passed to the daemon, which replays what it still
 // buffers from then on.
-func (e *Engine) Watch(ctx context.Context, since time.Time, ready func(), fn func(ctr.Activity)) error {
+func (e *Backend) Watch(ctx context.Context, since time.Time, ready func(), fn func(ctr.Activity)) error {
 	cli, err := e.client(ctx)
 	if err != nil {
 		return err
@@ -323,7 +323,7 @@ func (e *Engine) Watch(ctx context.Context, since time.Time, ready func(), fn fu
 
 // execCommand finds an exec's command line when the event did not carry
 // it: from the exec's process under the host's /proc.
-func (e *Engine) execCommand(ctx context.Context, cli *client.Client, execID string) string {
+func (e *Backend) execCommand(ctx context.Context, cli *client.Client, execID string) string {
 	if execID == "" {
 		return ""
 	}

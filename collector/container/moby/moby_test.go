@@ -12,8 +12,8 @@ import (
 	"github.com/edgesec/edgesec/internal/containertest/mobyct"
 )
 
-// engine returns an Engine on the test dockerd.
-func engine(t *testing.T) *moby.Engine {
+// engine returns a Backend on the test dockerd.
+func engine(t *testing.T) *moby.Backend {
 	t.Helper()
 	host := containertest.Env(t, containertest.EnvDocker)
 	e := moby.New(moby.Options{Sockets: []string{host}, CallTimeout: 10 * time.Second})

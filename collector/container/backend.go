@@ -14,7 +14,7 @@ const (
 	RuntimeContainerd = "containerd"
 )
 
-// ErrNotFound is returned by [Engine.Lookup] when the engine does not know
+// ErrNotFound is returned by [Backend.Lookup] when the engine does not know
 // the container.
 var ErrNotFound = errors.New("container not found")
 
@@ -22,17 +22,17 @@ var ErrNotFound = errors.New("container not found")
 // any of its candidate sockets.
 var ErrUnreachable = errors.New("container engine unreachable")
 
-// Engine is one container engine (a Moby daemon or a containerd) as the
+// Backend is one container engine (a Moby daemon or a containerd) as the
 // collectors of this package see it. The implementations live in the
 // moby and containerd sub-packages, so that an importer links only the
 // client it uses.
 //
-// An Engine connects lazily, on the first call, and reconnects on a later
+// A Backend connects lazily, on the first call, and reconnects on a later
 // call after the connection broke. All methods are safe for concurrent use
 // and bound every call to the engine by a timeout of their own as well as
 // by ctx: an engine that hangs makes them fail, never block forever (Watch
 // excepted, which blocks while the stream is healthy).
-type Engine interface {
+type Backend interface {
 	// Runtime returns RuntimeMoby or RuntimeContainerd.
 	Runtime() string
 	// Endpoint describes where the engine is (its socket), for messages.
@@ -57,7 +57,7 @@ type Engine interface {
 	// Lookup returns the identity of the container id (a full id; Moby
 	// also accepts a unique prefix), or an error wrapping ErrNotFound.
 	Lookup(ctx context.Context, id string) (Identity, error)
-	// Close releases the connection. The Engine may not be used after.
+	// Close releases the connection. The Backend may not be used after.
 	Close() error
 }
 
