@@ -1,0 +1,85 @@
+// Package kernel is an eBPF source of kernel events: ProcessCreate and
+// ProcessTerminate (exec, exit, and fork for ancestry) and TCP
+// ConnectionCreate (connect and accept, IPv4 and IPv6), with the payloads
+// and ExtraDetails of collector/process and collector/connection, from
+// CO-RE BPF programs on BTF tracepoints and one ring buffer.
+//
+// # Why
+//
+// The proc connector tells that a process ran but not what it ran: the
+// command line is read from /proc afterwards, and a short-lived process is
+// gone by then. sock_diag snapshots miss connections shorter than the
+// interval. Here the kernel programs copy what is needed when it happens:
+// argv (up to [MaxArgv] bytes, read from the new process's memory in the
+// exec tracepoint), the executed path, uids, the cgroup; and connections
+// with the process that made them, even when closed within a millisecond.
+//
+// # Programs
+//
+// bpf/events.c, compiled with clang into an object embedded with bpf2go
+// (one little-endian object for amd64, arm64 and the other little-endian
+// architectures; CO-RE relocates the kernel types at load, against the
+// running kernel's BTF). Only BTF tracepoints (tp_btf) are used, which
+// need neither tracefs nor kprobes nor fentry:
+//
+//   - sched_process_exec: pid, parent pid, comm and the parent's comm,
+//     real and effective uid and gid, the path passed to execve, argv,
+//     the cgroup v2 id and the names of the cgroup and its parent (the
+//     container id, as in /proc/<pid>/cgroup);
+//   - sched_process_exit, when the last thread of a process exits (signal
+//     live count 0): the wait status (exit code, or signal and core dump);
+//   - sched_process_fork, for processes (not threads): the parent;
+//   - inet_sock_set_state: a TCP socket entering SYN_SENT is remembered
+//     with the process calling connect (in a bounded table), and reported
+//     when it reaches ESTABLISHED — the source port is only known then;
+//   - sys_exit, for accept and accept4 returning a descriptor: the new
+//     socket, in the accepting process (the state change of an inbound
+//     connection runs in softirq context, where the process is unknown).
+//
+// # Ring buffer and losses
+//
+// One BPF ring buffer ([Options.RingBufferSize]) shared by all CPUs. The
+// programs wake the reader only once [Options.WakeupBytes] are queued
+// (BPF_RB_NO_WAKEUP below that); the reader otherwise drains the buffer
+// every [Options.PollInterval]. A record that does not fit is counted in a
+// per-CPU array in the kernel (Stats.RingBufferFull), as are connects not
+// remembered because their table was full (Stats.ConnectTableFull) and
+// argv reads that failed (Stats.ArgvFaults, the event is then sent
+// without a command line and marked partial). Events dropped on a full
+// queue to the Sink are counted too (Stats.Dropped); every loss is
+// reported through collector.ReportError at most every
+// [Options.ReportEvery]. Nothing is lost silently.
+//
+// # Attribution
+//
+// The container id comes from the names of the process's cgroup v2 and
+// its parent (cached by cgroup id; Docker/Moby and so IoT Edge,
+// containerd, CRI-O, Podman, as internal/procfs.ContainerID), or on a
+// cgroup v1 host from the parent or /proc/<pid>/cgroup. With
+// [Options.Resolver] the container and IoT Edge module names are added.
+// The executable of a host process is the executed path with its symbolic
+// links resolved (as /proc/<pid>/exe shows it); in a container the path
+// is kept as the process gave it. Executables and command lines of live
+// processes are remembered in a bounded table ([Options.MaxTracked]) for
+// their exits, children and connections; processes that started before
+// the collector are read from /proc once at start, and on their first
+// connection.
+//
+// # Availability and fallback
+//
+// [New] loads and attaches the programs; any failure is returned wrapping
+// [ErrNotAvailable] and the caller uses the proc connector
+// (collector/process) and sock_diag (collector/connection) instead.
+// [Options.Disable] forces that fallback. The source needs Linux >= 5.8
+// (BPF ring buffer; tp_btf needs 5.5), kernel BTF
+// (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF), and CAP_BPF with
+// CAP_PERFMON (or CAP_SYS_ADMIN); see docs/privileges.md. The parsed
+// object and kernel BTF are released right after load. Importing
+// collector/process alone does not link this package or cilium/ebpf.
+//
+// # Regenerating
+//
+// go generate ./collector/kernel (needs clang, llvm-strip and libbpf's
+// headers); scripts/bpf-check regenerates and fails when the committed
+// object differs from the C source.
+package kernel
