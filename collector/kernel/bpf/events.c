@@ -58,7 +58,7 @@ struct task_rec {
 	u32 tgid;         // process id
 	u32 ppid;         // parent's process id
 	u32 code;         // exit: wait(2) status
-	u64 cgroup_id;    // cgroup v2 id (0 on a v1-only host)
+	u64 cgroup_id;    // id of the cgroup (v2, or memory v1 on a v1 host)
 	char comm[TASK_COMM_LEN];
 };
 
@@ -148,6 +148,41 @@ static __always_inline u64 wake_flags(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	struct kernfs_node___new *n = (void *)kn;
+	struct kernfs_node___old *o = (void *)kn;
+	if (bpf_core_field_exists(n->__parent))
+		return BPF_CORE_READ(n, __parent);
+	return BPF_CORE_READ(o, parent);
+}
+
+// The cgroup that tells a task's container: its cgroup v2, or, when the
+// task sits in the v2 root (a cgroup v1 or hybrid host), its memory
+// cgroup v1. NULL when unknown.
+static __always_inline struct kernfs_node *task_cgroup(struct task_struct *task)
+{
+	struct css_set *cgroups = BPF_CORE_READ(task, cgroups);
+	struct kernfs_node *kn = BPF_CORE_READ(cgroups, dfl_cgrp, kn);
+	if (kn && kn_parent(kn))
+		return kn;
+	if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
+		return kn;
+	long id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	if (id < 0 || id >= 64)
+		return kn;
+	struct cgroup_subsys_state *css = NULL;
+	struct cgroup_subsys_state **subsys = __builtin_preserve_access_index(&cgroups->subsys[0]);
+	bpf_probe_read_kernel(&css, sizeof(css), subsys + id);
+	struct kernfs_node *v1 = BPF_CORE_READ(css, cgroup, kn);
+	return v1 ? v1 : kn;
+}
+
+static __always_inline u64 cgroup_id(struct kernfs_node *kn)
+{
+	return kn ? BPF_CORE_READ(kn, id) : 0;
+}
+
 static __always_inline void fill_task(struct task_rec *h, u32 type, struct task_struct *task)
 {
 	h->type = type;
@@ -157,17 +192,8 @@ static __always_inline void fill_task(struct task_rec *h, u32 type, struct task_
 	h->tgid = BPF_CORE_READ(task, tgid);
 	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	h->code = 0;
-	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->cgroup_id = cgroup_id(task_cgroup(task));
 	BPF_CORE_READ_STR_INTO(&h->comm, task, comm);
-}
-
-static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
-{
-	struct kernfs_node___new *n = (void *)kn;
-	struct kernfs_node___old *o = (void *)kn;
-	if (bpf_core_field_exists(n->__parent))
-		return BPF_CORE_READ(n, __parent);
-	return BPF_CORE_READ(o, parent);
 }
 
 static __always_inline u16 read_kn_name(char *dst, struct kernfs_node *kn, u32 *flags)
@@ -201,7 +227,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	e->euid = BPF_CORE_READ(task, cred, euid.val);
 	e->egid = BPF_CORE_READ(task, cred, egid.val);
 
-	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	struct kernfs_node *kn = task_cgroup(task);
 	e->cg_leaf_len = read_kn_name(e->cg_leaf, kn, &e->h.flags);
 	e->cg_parent_len = kn ? read_kn_name(e->cg_parent, kn_parent(kn), &e->h.flags) : 0;
 
@@ -313,7 +339,7 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 		if (tgid == (u32)self_tgid)
 			return 0;
 		struct pending_connect p = {};
-		p.cgroup_id = bpf_get_current_cgroup_id();
+		p.cgroup_id = cgroup_id(task_cgroup(task));
 		p.pid = (u32)bpf_get_current_pid_tgid();
 		p.tgid = tgid;
 		p.ppid = BPF_CORE_READ(task, real_parent, tgid);

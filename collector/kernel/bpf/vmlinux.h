@@ -108,7 +108,17 @@ struct cgroup {
 	struct kernfs_node *kn;
 };
 
+struct cgroup_subsys_state {
+	struct cgroup *cgroup;
+};
+
+/* Values relocated by CO-RE (bpf_core_enum_value); these are placeholders. */
+enum cgroup_subsys_id {
+	memory_cgrp_id = 4,
+};
+
 struct css_set {
+	struct cgroup_subsys_state *subsys[1]; /* CGROUP_SUBSYS_COUNT entries */
 	struct cgroup *dfl_cgrp;
 };
 
