@@ -49,6 +49,17 @@ type Options struct {
 	// Accept attribution traces the exit of every system call (a few tens
 	// of nanoseconds each); it is available on amd64 and arm64.
 	Connections bool
+	// Activity adds KernelActivity events: security-relevant file and
+	// system call activity, filtered in the kernel (see the package
+	// documentation). It traces the entry of every system call (a lookup
+	// in a 512-entry array for most); available on amd64 and arm64, Linux
+	// >= 5.17 (bpf_loop).
+	Activity bool
+	// WatchedPaths are the path prefixes whose operations Activity
+	// reports (nil: DefaultWatchedPaths; at most MaxWatchedPaths, each at
+	// most MaxWatchedPrefix bytes). New returns an error, not wrapping
+	// ErrNotAvailable, when they are invalid.
+	WatchedPaths []WatchedPath
 	// RingBufferSize is the size of the ring buffer shared by all CPUs, in
 	// bytes, rounded up to a power of two of at least one page (default
 	// 1 MiB). An exec record takes 608 bytes plus its argv.
@@ -128,15 +139,19 @@ type Stats struct {
 	// ConnectTableFull counts connects not reported because the kernel's
 	// table of connections in progress was full.
 	ConnectTableFull uint64
+	// PathFaults counts watched system calls whose path could not be
+	// read (not reported unless the call is reported whatever its path).
+	PathFaults uint64
 	// Dropped counts events dropped because the queue to the Sink was
 	// full; EmitErrors the events the Sink refused.
 	Dropped, EmitErrors uint64
 	// Created, Terminated, Forks, Connections count the events built and
 	// fork records read; Partial the events built with missing details.
-	Created, Terminated, Forks, Connections, Partial uint64
+	Created, Terminated, Forks, Connections, Activities, Partial uint64
 	// Accept reports whether inbound connections are attributed (accept
-	// tracing is attached).
-	Accept bool
+	// tracing is attached); Activity whether system call activity is
+	// reported.
+	Accept, Activity bool
 }
 
 // Lost is every event lost, whatever the reason: ring buffer full,
@@ -160,8 +175,8 @@ type Collector struct {
 	mu     sync.Mutex // guards closed
 	closed bool
 
-	records, malformed, dropped, emitE       atomic.Uint64
-	created, terminated, forks, conns, parts atomic.Uint64
+	records, malformed, dropped, emitE             atomic.Uint64
+	created, terminated, forks, conns, acts, parts atomic.Uint64
 }
 
 // New loads and attaches the BPF programs. The error wraps
@@ -176,7 +191,7 @@ func New(opts Options) (*Collector, error) {
 	}
 	opts.Logger.Info("kernel events from eBPF", "ring_buffer", opts.RingBufferSize,
 		"wakeup_bytes", opts.WakeupBytes, "poll", opts.PollInterval,
-		"connections", opts.Connections, "accept", l.accept)
+		"connections", opts.Connections, "accept", l.accept, "activity", l.active)
 	return &Collector{opts: opts, l: l, users: procfs.NewUserCache(opts.HostRoot, 0), self: os.Getpid()}, nil
 }
 
@@ -197,10 +212,14 @@ func (c *Collector) Name() string { return Name }
 
 // Produces lists the event names the collector emits.
 func (c *Collector) Produces() []string {
+	out := []string{event.ProcessCreate, event.ProcessTerminate}
 	if c.opts.Connections {
-		return []string{event.ProcessCreate, event.ProcessTerminate, event.ConnectionCreate}
+		out = append(out, event.ConnectionCreate)
 	}
-	return []string{event.ProcessCreate, event.ProcessTerminate}
+	if c.l.active {
+		out = append(out, event.KernelActivity)
+	}
+	return out
 }
 
 // Stats returns the counters. It is safe to call at any time.
@@ -208,13 +227,15 @@ func (c *Collector) Stats() Stats {
 	s := Stats{
 		Records: c.records.Load(), Malformed: c.malformed.Load(), Dropped: c.dropped.Load(),
 		EmitErrors: c.emitE.Load(), Created: c.created.Load(), Terminated: c.terminated.Load(),
-		Forks: c.forks.Load(), Connections: c.conns.Load(), Partial: c.parts.Load(), Accept: c.l.accept,
+		Forks: c.forks.Load(), Connections: c.conns.Load(), Activities: c.acts.Load(), Partial: c.parts.Load(),
+		Accept: c.l.accept, Activity: c.l.active,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.closed {
 		if k, err := c.l.counters(); err == nil {
 			s.RingBufferFull, s.ArgvFaults, s.ConnectTableFull = k[statRingbufFull], k[statArgvFault], k[statConnectFull]
+			s.PathFaults = k[statPathFault]
 		}
 	}
 	return s

@@ -219,9 +219,13 @@ func (e *enricher) container(id uint64, leaf, parent string) (ci *containerInfo,
 
 // executable resolves the symbolic links of the path a host process was
 // executed by (/bin/true → /usr/bin/true), as /proc/<pid>/exe shows it.
-// Container paths are in another mount namespace: they are kept as given.
+// Container paths are in another mount namespace, and /proc/self/… or
+// /dev/fd/… name the process's own files: they are kept as given.
 func (e *enricher) executable(filename string, inContainer bool) string {
-	if inContainer || !filepath.IsAbs(filename) {
+	if inContainer || !filepath.IsAbs(filename) ||
+		strings.HasPrefix(filename, "/proc/") || strings.HasPrefix(filename, "/dev/fd/") {
+		// /proc/self/exe, /dev/fd/3 (fexecve): links of the process
+		// itself, which only it can resolve.
 		return filename
 	}
 	if r, ok := e.exes[filename]; ok {
@@ -259,6 +263,8 @@ func (e *enricher) handle(r *record) {
 		e.exit(r)
 	case recConnect, recAccept:
 		e.conn(r)
+	case recActivity:
+		e.activity(r)
 	}
 }
 
@@ -316,6 +322,15 @@ func (e *enricher) exec(r *record) {
 		uid: x.UID, cont: ci})
 	e.c.created.Add(1)
 	e.batch = append(e.batch, event.Must(event.ProcessCreate, e.ktime(r.KTime), item))
+	if r.Flags&flagExecMemfd != 0 && e.c.l.active {
+		// Fileless execution: also a KernelActivity.
+		a := &event.KernelActivityPayload{Action: event.ActivityExecMemfd, Path: x.Filename, ProcessID: pid,
+			ParentProcessID: int(r.PPID), Executable: exe, CommandLine: cmdline, UserID: item.UserID, UserName: item.UserName,
+			ExtraDetails: event.ExtraDetails{KeySource: sourceName, KeyComm: r.Comm}}
+		attribute(a.ExtraDetails, ci)
+		e.c.acts.Add(1)
+		e.batch = append(e.batch, event.Must(event.KernelActivity, e.ktime(r.KTime), a))
+	}
 }
 
 func attribute(d event.ExtraDetails, ci *containerInfo) {

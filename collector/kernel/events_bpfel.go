@@ -13,6 +13,31 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type eventsActivityRec struct {
+	_ structs.HostLayout
+	H struct {
+		_        structs.HostLayout
+		Type     uint32
+		Flags    uint32
+		Ktime    uint64
+		Pid      uint32
+		Tgid     uint32
+		Ppid     uint32
+		Code     uint32
+		CgroupId uint64
+		Comm     [16]int8
+	}
+	Kind     uint32
+	Ops      uint32
+	Flags    uint64
+	Arg      uint64
+	Uid      uint32
+	PathLen  uint16
+	Path2Len uint16
+	Path     [256]int8
+	Path2    [256]int8
+}
+
 type eventsExecRec struct {
 	_ structs.HostLayout
 	H struct {
@@ -52,18 +77,37 @@ type eventsPendingConnect struct {
 	Comm     [16]int8
 }
 
+type eventsSyscallInfo struct {
+	_        structs.HostLayout
+	Kind     uint8
+	PathArg  uint8
+	Path2Arg uint8
+	FlagsArg uint8
+}
+
+type eventsWatchedPrefix struct {
+	_      structs.HostLayout
+	Len    uint32
+	Ops    uint32
+	Prefix [64]int8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	eventsMapActivityScratch = "activity_scratch"
 	eventsMapConnecting      = "connecting"
 	eventsMapEvents          = "events"
 	eventsMapExecScratch     = "exec_scratch"
 	eventsMapStats           = "stats"
+	eventsMapSyscalls        = "syscalls"
+	eventsMapWatched         = "watched"
 	eventsProgHandleExec     = "handle_exec"
 	eventsProgHandleExit     = "handle_exit"
 	eventsProgHandleFork     = "handle_fork"
 	eventsProgHandleSetState = "handle_set_state"
+	eventsProgHandleSysEnter = "handle_sys_enter"
 	eventsProgHandleSysExit  = "handle_sys_exit"
 	eventsVarIsX86           = "is_x86"
 	eventsVarNrAccept        = "nr_accept"
@@ -118,6 +162,7 @@ type eventsProgramSpecs struct {
 	HandleExit     *ebpf.ProgramSpec `ebpf:"handle_exit"`
 	HandleFork     *ebpf.ProgramSpec `ebpf:"handle_fork"`
 	HandleSetState *ebpf.ProgramSpec `ebpf:"handle_set_state"`
+	HandleSysEnter *ebpf.ProgramSpec `ebpf:"handle_sys_enter"`
 	HandleSysExit  *ebpf.ProgramSpec `ebpf:"handle_sys_exit"`
 }
 
@@ -125,10 +170,13 @@ type eventsProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type eventsMapSpecs struct {
-	Connecting  *ebpf.MapSpec `ebpf:"connecting"`
-	Events      *ebpf.MapSpec `ebpf:"events"`
-	ExecScratch *ebpf.MapSpec `ebpf:"exec_scratch"`
-	Stats       *ebpf.MapSpec `ebpf:"stats"`
+	ActivityScratch *ebpf.MapSpec `ebpf:"activity_scratch"`
+	Connecting      *ebpf.MapSpec `ebpf:"connecting"`
+	Events          *ebpf.MapSpec `ebpf:"events"`
+	ExecScratch     *ebpf.MapSpec `ebpf:"exec_scratch"`
+	Stats           *ebpf.MapSpec `ebpf:"stats"`
+	Syscalls        *ebpf.MapSpec `ebpf:"syscalls"`
+	Watched         *ebpf.MapSpec `ebpf:"watched"`
 }
 
 // eventsVariableSpecs contains global variables before they are loaded into the kernel.
@@ -162,18 +210,24 @@ func (o *eventsObjects) Close() error {
 //
 // It can be passed to loadEventsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type eventsMaps struct {
-	Connecting  *ebpf.Map `ebpf:"connecting"`
-	Events      *ebpf.Map `ebpf:"events"`
-	ExecScratch *ebpf.Map `ebpf:"exec_scratch"`
-	Stats       *ebpf.Map `ebpf:"stats"`
+	ActivityScratch *ebpf.Map `ebpf:"activity_scratch"`
+	Connecting      *ebpf.Map `ebpf:"connecting"`
+	Events          *ebpf.Map `ebpf:"events"`
+	ExecScratch     *ebpf.Map `ebpf:"exec_scratch"`
+	Stats           *ebpf.Map `ebpf:"stats"`
+	Syscalls        *ebpf.Map `ebpf:"syscalls"`
+	Watched         *ebpf.Map `ebpf:"watched"`
 }
 
 func (m *eventsMaps) Close() error {
 	return _EventsClose(
+		m.ActivityScratch,
 		m.Connecting,
 		m.Events,
 		m.ExecScratch,
 		m.Stats,
+		m.Syscalls,
+		m.Watched,
 	)
 }
 
@@ -196,6 +250,7 @@ type eventsPrograms struct {
 	HandleExit     *ebpf.Program `ebpf:"handle_exit"`
 	HandleFork     *ebpf.Program `ebpf:"handle_fork"`
 	HandleSetState *ebpf.Program `ebpf:"handle_set_state"`
+	HandleSysEnter *ebpf.Program `ebpf:"handle_sys_enter"`
 	HandleSysExit  *ebpf.Program `ebpf:"handle_sys_exit"`
 }
 
@@ -205,6 +260,7 @@ func (p *eventsPrograms) Close() error {
 		p.HandleExit,
 		p.HandleFork,
 		p.HandleSetState,
+		p.HandleSysEnter,
 		p.HandleSysExit,
 	)
 }

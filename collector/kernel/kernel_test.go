@@ -316,7 +316,7 @@ func TestShortConnections(t *testing.T) {
 func TestConformance(t *testing.T) {
 	newCollector(t, Options{}).Close() // skip early when not available
 	collectortest.Run(t, func(t *testing.T) collector.Collector {
-		return newCollector(t, Options{Connections: true})
+		return newCollector(t, Options{Connections: true, Activity: true})
 	}, collectortest.WithTrigger(func(t *testing.T) {
 		_ = exec.Command("/bin/true", "conformance").Run()
 	}))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -32,6 +33,7 @@ type loaded struct {
 	events *ebpf.Map // ring buffer
 	stats  *ebpf.Map // per-CPU counters
 	accept bool      // inbound connections attributed at accept exit
+	active bool      // system call activity reported
 }
 
 func (l *loaded) close() error {
@@ -57,12 +59,26 @@ var (
 	processPrograms = []string{"handle_exec", "handle_exit", "handle_fork"}
 	connectPrograms = []string{"handle_set_state"}
 	acceptPrograms  = []string{"handle_sys_exit"}
+	// System call activity, and the maps only it uses.
+	activityPrograms = []string{"handle_sys_enter"}
+	activityMaps     = []string{"syscalls", "watched", "activity_scratch"}
 )
 
 // load loads and attaches the programs opts asks for.
 func load(opts Options) (_ *loaded, err error) {
 	if opts.Disable {
 		return nil, notAvailable("configuration", errors.New("disabled (proc connector forced)"))
+	}
+	var watched []watchedEntry
+	if opts.Activity {
+		w := opts.WatchedPaths
+		if w == nil {
+			w = DefaultWatchedPaths
+		}
+		var err error
+		if watched, err = watchedEntries(w); err != nil {
+			return nil, err
+		}
 	}
 	spec, err := objectSpec()
 	if err != nil {
@@ -75,7 +91,8 @@ func load(opts Options) (_ *loaded, err error) {
 	spec.Maps["events"].MaxEntries = uint32(opts.RingBufferSize)
 	nrAccept, nrAccept4, x86, acceptOK := acceptSyscalls()
 	accept := opts.Connections && acceptOK
-	if !accept {
+	active := opts.Activity && acceptOK
+	if !accept && !active {
 		nrAccept, nrAccept4 = -1, -1
 	}
 	for name, v := range map[string]any{
@@ -100,6 +117,13 @@ func load(opts Options) (_ *loaded, err error) {
 			want = append(want, acceptPrograms...)
 		}
 	}
+	if active {
+		want = append(want, activityPrograms...)
+	} else {
+		for _, m := range activityMaps {
+			delete(spec.Maps, m)
+		}
+	}
 	for name := range spec.Programs {
 		if !contains(want, name) {
 			delete(spec.Programs, name)
@@ -121,12 +145,17 @@ func load(opts Options) (_ *loaded, err error) {
 		}
 		return nil, notAvailable("load", err)
 	}
-	l := &loaded{coll: coll, events: coll.Maps["events"], stats: coll.Maps["stats"], accept: accept}
+	l := &loaded{coll: coll, events: coll.Maps["events"], stats: coll.Maps["stats"], accept: accept, active: active}
 	defer func() {
 		if err != nil {
 			_ = l.close()
 		}
 	}()
+	if active {
+		if err := fillActivityMaps(coll, watched); err != nil {
+			return nil, notAvailable("activity maps", err)
+		}
+	}
 	for _, name := range want {
 		lk, err := link.AttachTracing(link.TracingOptions{Program: coll.Programs[name], AttachType: ebpf.AttachTraceRawTp})
 		if err != nil {
@@ -137,13 +166,25 @@ func load(opts Options) (_ *loaded, err error) {
 	return l, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+func contains(list []string, s string) bool { return slices.Contains(list, s) }
+
+// fillActivityMaps writes this architecture's watched system calls and
+// the watched paths into the maps of the activity program.
+func fillActivityMaps(coll *ebpf.Collection, watched []watchedEntry) error {
+	for nr, info := range activitySyscalls() {
+		if nr < 0 || nr >= maxSyscallNr {
+			continue
+		}
+		if err := coll.Maps["syscalls"].Update(uint32(nr), info, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("syscall %d: %w", nr, err)
 		}
 	}
-	return false
+	for i, w := range watched {
+		if err := coll.Maps["watched"].Update(uint32(i), w, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("watched path %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // counters sums the per-CPU counters of the stats map.
@@ -165,5 +206,6 @@ const (
 	statRingbufFull = 0
 	statArgvFault   = 1
 	statConnectFull = 2
+	statPathFault   = 3
 	statMax         = 4
 )

@@ -9,11 +9,12 @@ import (
 
 // Record types written by bpf/events.c.
 const (
-	recExec    = 1
-	recExit    = 2
-	recFork    = 3
-	recConnect = 4
-	recAccept  = 5
+	recExec     = 1
+	recExit     = 2
+	recFork     = 3
+	recConnect  = 4
+	recAccept   = 5
+	recActivity = 6
 )
 
 // Record flags.
@@ -22,6 +23,8 @@ const (
 	flagFilenameTruncated = 1 << 1
 	flagArgvUnreadable    = 1 << 2
 	flagCgroupTruncated   = 1 << 3
+	flagExecMemfd         = 1 << 4
+	flagPathTruncated     = 1 << 5
 )
 
 // Layout of the records (pinned by _Static_assert in bpf/events.c).
@@ -45,6 +48,11 @@ const (
 	connOffSAddr   = connOffFamily + 8
 	connOffDAddr   = connOffSAddr + 16
 	execMaxRecSize = execOffArgv + argvMax
+	actRecSize     = 600
+	actPathMax     = 256
+	actOffKind     = taskRecSize
+	actOffPath     = 88
+	actOffPath2    = actOffPath + actPathMax
 )
 
 // errRecord is wrapped by every parse error.
@@ -81,12 +89,23 @@ type connRecord struct {
 	Remote netip.AddrPort
 }
 
+// activityRecord is a watched system call.
+type activityRecord struct {
+	Kind        uint32
+	Ops         uint32 // watched operations matched
+	Flags       uint64 // open flags, chmod mode, ptrace request, socket type, mount flags
+	Arg         uint64 // ptrace target, socket domain, bpf command, first argument
+	UID         uint32
+	Path, Path2 string
+}
+
 // record is one parsed ring buffer record. Exec is set for recExec, Conn
-// for recConnect and recAccept.
+// for recConnect and recAccept, Act for recActivity.
 type record struct {
 	taskHeader
 	Exec execRecord
 	Conn connRecord
+	Act  activityRecord
 }
 
 var le = binary.LittleEndian
@@ -124,6 +143,8 @@ func parseRecord(b []byte, r *record) error {
 		return parseExec(b, &r.Exec)
 	case recConnect, recAccept:
 		return parseConn(b, &r.Conn)
+	case recActivity:
+		return parseActivity(b, &r.Act)
 	}
 	return fmt.Errorf("%w: unknown type %d", errRecord, h.Type)
 }
@@ -175,5 +196,27 @@ func parseConn(b []byte, c *connRecord) error {
 	}
 	c.Local = netip.AddrPortFrom(s, sport)
 	c.Remote = netip.AddrPortFrom(d, dport)
+	return nil
+}
+
+func parseActivity(b []byte, a *activityRecord) error {
+	if len(b) < actRecSize {
+		return fmt.Errorf("%w: activity record of %d bytes", errRecord, len(b))
+	}
+	a.Kind = le.Uint32(b[actOffKind:])
+	a.Ops = le.Uint32(b[actOffKind+4:])
+	a.Flags = le.Uint64(b[actOffKind+8:])
+	a.Arg = le.Uint64(b[actOffKind+16:])
+	a.UID = le.Uint32(b[actOffKind+24:])
+	n1 := int(le.Uint16(b[actOffKind+28:]))
+	n2 := int(le.Uint16(b[actOffKind+30:]))
+	if n1 >= actPathMax || n2 >= actPathMax {
+		return fmt.Errorf("%w: activity path lengths %d, %d", errRecord, n1, n2)
+	}
+	if a.Kind == 0 || a.Kind > actCreat {
+		return fmt.Errorf("%w: activity kind %d", errRecord, a.Kind)
+	}
+	a.Path = string(b[actOffPath : actOffPath+n1])
+	a.Path2 = string(b[actOffPath2 : actOffPath2+n2])
 	return nil
 }

@@ -67,6 +67,13 @@ func TestParseFixtures(t *testing.T) {
 	assert.EqualValues(t, afINET, r.Conn.Family)
 	assert.Equal(t, "127.0.0.1", r.Conn.Local.Addr().String())
 	assert.Equal(t, "127.0.0.1", r.Conn.Remote.Addr().String())
+
+	require.NoError(t, parseRecord(fixture(t, "activity_open"), &r))
+	assert.EqualValues(t, recActivity, r.Type)
+	assert.EqualValues(t, actOpen, r.Act.Kind)
+	assert.Equal(t, "/etc/shadow", r.Act.Path)
+	assert.Equal(t, OpRead, Op(r.Act.Ops))
+	assert.Equal(t, "cat", r.Comm)
 }
 
 func TestParseMalformed(t *testing.T) {
@@ -88,6 +95,9 @@ func TestParseMalformed(t *testing.T) {
 		"cgroup too long":   set16(exec, execOffLens+4, cgroupNameMax),
 		"short connection":  conn[:connRecSize-1],
 		"bad family":        set16(conn, connOffFamily, 1),
+		"short activity":    fixture(t, "activity_open")[:actRecSize-1],
+		"activity path":     set16(fixture(t, "activity_open"), actOffKind+28, actPathMax),
+		"activity kind":     set16(fixture(t, "activity_open"), actOffKind, 99),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -99,7 +109,7 @@ func TestParseMalformed(t *testing.T) {
 }
 
 func FuzzParseRecord(f *testing.F) {
-	for _, name := range []string{"exec", "exit_signal", "fork", "connect6", "accept4"} {
+	for _, name := range []string{"exec", "exit_signal", "fork", "connect6", "accept4", "activity_open"} {
 		f.Add(fixture(f, name))
 	}
 	// One enricher for the worker (calls are sequential), over an empty
@@ -141,11 +151,11 @@ func TestEventsFromFixtures(t *testing.T) {
 	require.NoError(t, err)
 	e := testEnricher(t, Options{HostRoot: t.TempDir()})
 	var r record
-	for _, name := range []string{"fork", "exec", "exit_signal", "connect6", "accept4"} {
+	for _, name := range []string{"fork", "exec", "exit_signal", "connect6", "accept4", "activity_open"} {
 		require.NoError(t, parseRecord(fixture(t, name), &r))
 		e.handle(&r)
 	}
-	require.Len(t, e.batch, 4) // a fork is no event
+	require.Len(t, e.batch, 5) // a fork is no event
 	for _, ev := range e.batch {
 		require.NoError(t, v.ValidateEvent(ev), "%s", ev.AppendJSON(nil))
 	}
@@ -163,6 +173,32 @@ func TestEventsFromFixtures(t *testing.T) {
 	in := e.batch[3].Payload[0].(*event.ConnectionCreatePayload)
 	assert.Equal(t, event.DirectionIn, in.Direction)
 	assert.Equal(t, "TCP", in.Protocol)
+	act := e.batch[4].Payload[0].(*event.KernelActivityPayload)
+	assert.Equal(t, event.ActivityOpenRead, act.Action)
+	assert.Equal(t, "/etc/shadow", act.Path)
+	assert.Equal(t, "read", act.Operations)
+	assert.Equal(t, "00", act.ExtraDetails[KeyOpenFlags])
+}
+
+func TestWatchedPaths(t *testing.T) {
+	_, err := watchedEntries(DefaultWatchedPaths)
+	require.NoError(t, err)
+	for _, bad := range [][]WatchedPath{
+		{{"etc/", OpRead}},
+		{{"/" + strings.Repeat("x", MaxWatchedPrefix), OpRead}},
+		{{"/etc/", 0}},
+		{{"/etc/", 1 << 7}},
+		make([]WatchedPath, MaxWatchedPaths+1),
+	} {
+		_, err := watchedEntries(bad)
+		assert.Error(t, err, "%v", bad)
+	}
+	o, err := ParseOp("read|truncate")
+	require.NoError(t, err)
+	assert.Equal(t, OpRead|OpTruncate, o)
+	assert.Equal(t, "read|truncate", o.String())
+	_, err = ParseOp("read|exec")
+	assert.Error(t, err)
 }
 
 func TestContainerFromCgroupNames(t *testing.T) {

@@ -32,6 +32,7 @@ enum record_type {
 	REC_FORK = 3,
 	REC_CONNECT = 4,
 	REC_ACCEPT = 5,
+	REC_ACTIVITY = 6,
 };
 
 enum record_flags {
@@ -39,6 +40,8 @@ enum record_flags {
 	FLAG_FILENAME_TRUNCATED = 1 << 1,
 	FLAG_ARGV_UNREADABLE = 1 << 2,
 	FLAG_CGROUP_TRUNCATED = 1 << 3,
+	FLAG_EXEC_MEMFD = 1 << 4,     // exec: the executable is a memfd (fileless)
+	FLAG_PATH_TRUNCATED = 1 << 5, // activity: a path did not fit
 };
 
 // Counters, one slot each in the per-CPU stats array.
@@ -46,6 +49,7 @@ enum stat {
 	STAT_RINGBUF_FULL = 0,  // a record did not fit in the ring buffer
 	STAT_ARGV_FAULT = 1,    // argv could not be read (sent without it)
 	STAT_CONNECT_FULL = 2,  // pending-connect table full (connect not reported)
+	STAT_PATH_FAULT = 3,    // a watched system call's path could not be read
 	STAT_MAX = 4,
 };
 
@@ -241,6 +245,12 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		e->filename_len = n - 1;
 	}
 
+	// Fileless execution: the executable is a memfd ("memfd:<name>").
+	char name[8] = {};
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(bprm, file, f_path.dentry, d_name.name));
+	if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' && name[5] == ':')
+		e->h.flags |= FLAG_EXEC_MEMFD;
+
 	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
 	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
 	u64 len = end > start ? end - start : 0;
@@ -432,5 +442,291 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	bpf_ringbuf_submit(r, wake_flags());
+	return 0;
+}
+
+// ---------------------------------------------------------------------
+// Security-relevant system calls, filtered in the kernel.
+//
+// The loader fills `syscalls` (by syscall number of this architecture:
+// what kind of call it is and where its arguments are) and `watched` (path
+// prefixes and the operations reported under each). A call is reported at
+// entry (an attempt: the record does not say whether it succeeded).
+
+enum activity_kind {
+	ACT_OPEN = 1,      // path, flags
+	ACT_UNLINK = 2,    // path
+	ACT_RENAME = 3,    // path (old), path2 (new)
+	ACT_TRUNCATE = 4,  // path
+	ACT_LINK = 5,      // path (existing), path2 (new link)
+	ACT_SYMLINK = 6,   // path (target), path2 (new link)
+	ACT_CHMOD = 7,     // path, mode (flags)
+	ACT_PTRACE = 8,    // request (flags), target pid (arg)
+	ACT_MEMFD = 9,     // name (path)
+	ACT_SOCKET = 10,   // domain (arg), type (flags)
+	ACT_MOUNT = 11,    // source (path), target (path2), flags
+	ACT_MODULE = 12,   // init_module/finit_module
+	ACT_BPF = 13,      // cmd (arg)
+	ACT_CREAT = 14,    // creat(2): path; an open for writing
+};
+
+// Operations of a watched prefix (and of a reported record, in `ops`).
+enum op {
+	OP_READ = 1 << 0,
+	OP_WRITE = 1 << 1,
+	OP_DELETE = 1 << 2,   // unlink, rename from or over
+	OP_TRUNCATE = 1 << 3, // truncate(2), open with O_TRUNC
+	OP_LINK = 1 << 4,     // hard or symbolic link from or to
+};
+
+#define ARG_NONE 255
+#define PATH_MAX_BPF 256
+#define PREFIX_MAX 64
+#define WATCHED_MAX 32
+
+#define O_WRONLY 01
+#define O_RDWR 02
+#define O_CREAT 0100
+#define O_TRUNC 01000
+#define S_ISUID 04000
+#define S_ISGID 02000
+#define PTRACE_ATTACH 16
+#define PTRACE_SEIZE 0x4206
+#define AF_PACKET 17
+#define BPF_PROG_LOAD 5
+
+struct syscall_info {
+	u8 kind;
+	u8 path_arg;  // argument index of path, or ARG_NONE
+	u8 path2_arg;
+	u8 flags_arg;
+};
+
+struct watched_prefix {
+	u32 len; // 0 ends the list
+	u32 ops;
+	char prefix[PREFIX_MAX];
+};
+
+struct activity_rec {
+	struct task_rec h;
+	u32 kind;
+	u32 ops;      // the watched operations matched
+	u64 flags;    // open flags, chmod mode, ptrace request, socket type, mount flags
+	u64 arg;      // ptrace target pid, socket domain, bpf cmd, finit_module fd
+	u32 uid;
+	u16 path_len, path2_len;
+	char path[PATH_MAX_BPF];
+	char path2[PATH_MAX_BPF];
+};
+
+_Static_assert(__builtin_offsetof(struct activity_rec, kind) == 56, "activity_rec layout");
+_Static_assert(__builtin_offsetof(struct activity_rec, path) == 88, "activity_rec layout");
+_Static_assert(sizeof(struct activity_rec) == 600, "activity_rec layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 512);
+	__type(key, u32);
+	__type(value, struct syscall_info);
+} syscalls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WATCHED_MAX);
+	__type(key, u32);
+	__type(value, struct watched_prefix);
+} watched SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct activity_rec);
+} activity_scratch SEC(".maps");
+
+struct pt_regs___x86_args {
+	unsigned long di, si, dx, r10, r8, r9;
+} __attribute__((preserve_access_index));
+
+struct pt_regs___arm64_args {
+	u64 regs[31];
+} __attribute__((preserve_access_index));
+
+// System call argument i (0-5) at sys_enter.
+static __always_inline u64 sys_arg(struct pt_regs *regs, u32 i)
+{
+	if (is_x86) {
+		struct pt_regs___x86_args *r = (void *)regs;
+		switch (i) {
+		case 0: return BPF_CORE_READ(r, di);
+		case 1: return BPF_CORE_READ(r, si);
+		case 2: return BPF_CORE_READ(r, dx);
+		case 3: return BPF_CORE_READ(r, r10);
+		case 4: return BPF_CORE_READ(r, r8);
+		case 5: return BPF_CORE_READ(r, r9);
+		}
+		return 0;
+	}
+	struct pt_regs___arm64_args *r = (void *)regs;
+	u64 v = 0;
+	if (i < 6)
+		bpf_probe_read_kernel(&v, sizeof(v), (void *)__builtin_preserve_access_index(&r->regs[0]) + i * sizeof(u64));
+	return v;
+}
+
+// Reads the user string at addr into dst; returns its length (without
+// the NUL), 0 when unreadable.
+static __always_inline u16 read_path(char *dst, u64 addr, u32 *flags)
+{
+	if (!addr)
+		return 0;
+	long n = bpf_probe_read_user_str(dst, PATH_MAX_BPF, (void *)addr);
+	if (n <= 0) {
+		count(STAT_PATH_FAULT);
+		dst[0] = 0;
+		return 0;
+	}
+	if (n == PATH_MAX_BPF)
+		*flags |= FLAG_PATH_TRUNCATED;
+	return n - 1;
+}
+
+struct match_ctx {
+	const char *path;
+	u32 op;
+	u32 matched;
+};
+
+static long match_one(u32 i, struct match_ctx *m)
+{
+	u32 key = i;
+	struct watched_prefix *w = bpf_map_lookup_elem(&watched, &key);
+	if (!w || w->len == 0)
+		return 1; // end of the list
+	if (!(w->ops & m->op))
+		return 0;
+	u32 len = w->len;
+	if (len > PREFIX_MAX)
+		return 0;
+	for (u32 j = 0; j < PREFIX_MAX; j++) {
+		if (j >= len) {
+			m->matched |= w->ops & m->op;
+			return 0;
+		}
+		if (m->path[j] != w->prefix[j])
+			return 0;
+	}
+	m->matched |= w->ops & m->op;
+	return 0;
+}
+
+// The operations of op that a watched prefix of path reports.
+static __always_inline u32 match_path(const char *path, u32 op)
+{
+	if (path[0] != '/')
+		return 0; // relative paths are not matched
+	struct match_ctx m = {.path = path, .op = op};
+	bpf_loop(WATCHED_MAX, match_one, &m, 0);
+	return m.matched;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
+{
+	if (id < 0 || id >= 512)
+		return 0;
+	u32 nr = id;
+	struct syscall_info *si = bpf_map_lookup_elem(&syscalls, &nr);
+	if (!si || si->kind == 0)
+		return 0;
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == (u32)self_tgid)
+		return 0;
+	u32 kind = si->kind;
+	u64 flags = si->flags_arg < 6 ? sys_arg(regs, si->flags_arg) : 0;
+	u64 arg0 = sys_arg(regs, 0);
+	u64 arg1 = sys_arg(regs, 1);
+
+	// Calls reported whatever the path: decide before reading it.
+	switch (kind) {
+	case ACT_CHMOD:
+		if (!(flags & (S_ISUID | S_ISGID)))
+			return 0;
+		break;
+	case ACT_PTRACE:
+		if (arg0 != PTRACE_ATTACH && arg0 != PTRACE_SEIZE)
+			return 0;
+		break;
+	case ACT_SOCKET:
+		if (arg0 != AF_PACKET)
+			return 0;
+		break;
+	case ACT_BPF:
+		if (arg0 != BPF_PROG_LOAD)
+			return 0;
+		break;
+	}
+
+	u32 zero = 0;
+	struct activity_rec *a = bpf_map_lookup_elem(&activity_scratch, &zero);
+	if (!a)
+		return 0;
+	a->h.flags = 0;
+	a->path_len = si->path_arg < 6 ? read_path(a->path, sys_arg(regs, si->path_arg), &a->h.flags) : 0;
+	a->path2_len = si->path2_arg < 6 ? read_path(a->path2, sys_arg(regs, si->path2_arg), &a->h.flags) : 0;
+	if (!a->path_len)
+		a->path[0] = 0;
+	if (!a->path2_len)
+		a->path2[0] = 0;
+
+	u32 ops = 0;
+	switch (kind) {
+	case ACT_OPEN:
+	case ACT_CREAT: {
+		u32 op = OP_READ;
+		if (kind == ACT_CREAT)
+			flags = O_CREAT | O_WRONLY | O_TRUNC;
+		if (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC))
+			op = OP_WRITE;
+		if (flags & O_TRUNC)
+			op |= OP_TRUNCATE;
+		ops = match_path(a->path, op);
+		if (!ops)
+			return 0;
+		break;
+	}
+	case ACT_UNLINK:
+		ops = match_path(a->path, OP_DELETE);
+		if (!ops)
+			return 0;
+		break;
+	case ACT_RENAME:
+		ops = match_path(a->path, OP_DELETE) | match_path(a->path2, OP_DELETE);
+		if (!ops)
+			return 0;
+		break;
+	case ACT_TRUNCATE:
+		ops = match_path(a->path, OP_TRUNCATE);
+		if (!ops)
+			return 0;
+		break;
+	case ACT_LINK:
+	case ACT_SYMLINK:
+		ops = match_path(a->path, OP_LINK) | match_path(a->path2, OP_LINK);
+		if (!ops)
+			return 0;
+		break;
+	}
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	fill_task(&a->h, REC_ACTIVITY, task);
+	a->kind = kind;
+	a->ops = ops;
+	a->flags = flags;
+	a->arg = kind == ACT_PTRACE ? arg1 : arg0;
+	a->uid = (u32)bpf_get_current_uid_gid();
+	if (bpf_ringbuf_output(&events, a, sizeof(*a), wake_flags()) != 0)
+		count(STAT_RINGBUF_FULL);
 	return 0;
 }

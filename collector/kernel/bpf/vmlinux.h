@@ -136,7 +136,22 @@ struct task_struct {
 	struct files_struct *files;
 };
 
+struct file;
+
+struct qstr {
+	const unsigned char *name;
+};
+
+struct dentry {
+	struct qstr d_name;
+};
+
+struct path {
+	struct dentry *dentry;
+};
+
 struct linux_binprm {
+	struct file *file;
 	const char *filename;
 };
 
@@ -178,6 +193,7 @@ struct socket {
 };
 
 struct file {
+	struct path f_path;
 	void *private_data;
 };
 
