@@ -1,8 +1,10 @@
 // Package kernel is an eBPF source of kernel events: ProcessCreate and
 // ProcessTerminate (exec, exit, and fork for ancestry) and TCP
 // ConnectionCreate (connect and accept, IPv4 and IPv6), with the payloads
-// and ExtraDetails of collector/process and collector/connection, from
-// CO-RE BPF programs on BTF tracepoints and one ring buffer.
+// and ExtraDetails of collector/process and collector/connection, and
+// KernelActivity (security-relevant file and system call activity,
+// filtered in the kernel), from CO-RE BPF programs on BTF tracepoints and
+// one ring buffer.
 //
 // # Why
 //
@@ -34,7 +36,28 @@
 //     when it reaches ESTABLISHED — the source port is only known then;
 //   - sys_exit, for accept and accept4 returning a descriptor: the new
 //     socket, in the accepting process (the state change of an inbound
-//     connection runs in softirq context, where the process is unknown).
+//     connection runs in softirq context, where the process is unknown);
+//   - sys_enter, for the watched system calls (see below).
+//
+// # System call activity
+//
+// With [Options.Activity], a program on sys_enter reports KernelActivity
+// events (an extension event, schemas/edgesec): opens of watched files
+// for reading or writing, unlink, rename from or over a watched path,
+// truncation (truncate(2), or an open with O_TRUNC), hard and symbolic
+// links from or to a watched path, chmod to setuid or setgid, ptrace
+// attach, memfd_create and execution from a memfd (fileless), packet
+// sockets (AF_PACKET), mounts, kernel module loads and BPF program loads.
+// The filtering is done in the kernel so that volume stays low: the
+// system call number is looked up in an array filled at load with this
+// architecture's numbers (most calls stop there), and paths are compared
+// with up to [MaxWatchedPaths] prefixes, each with the operations it
+// reports ([Options.WatchedPaths], [DefaultWatchedPaths]). Calls are
+// reported at entry: an attempt, successful or not. Relative paths (openat
+// relative to a directory descriptor, or to the working directory) are not
+// matched; nor are descriptor-based calls (fchmod, ftruncate). Container
+// runtimes legitimately mount, and runc re-executes itself from a memfd:
+// detection rules have to know them.
 //
 // # Ring buffer and losses
 //
@@ -52,10 +75,11 @@
 //
 // # Attribution
 //
-// The container id comes from the names of the process's cgroup v2 and
-// its parent (cached by cgroup id; Docker/Moby and so IoT Edge,
-// containerd, CRI-O, Podman, as internal/procfs.ContainerID), or on a
-// cgroup v1 host from the parent or /proc/<pid>/cgroup. With
+// The container id comes from the names of the process's cgroup and its
+// parent, read in the kernel (cgroup v2, or the memory controller's cgroup
+// v1 when the process sits in the v2 root, as on v1 and hybrid hosts;
+// cached by cgroup id; Docker/Moby and so IoT Edge, containerd, CRI-O,
+// Podman, as internal/procfs.ContainerID). With
 // [Options.Resolver] the container and IoT Edge module names are added.
 // The executable of a host process is the executed path with its symbolic
 // links resolved (as /proc/<pid>/exe shows it); in a container the path
