@@ -61,7 +61,9 @@ func footprintChild(arg string) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, collector.SinkFunc(func(context.Context, ...event.Event) error { return nil })) }()
+	go func() {
+		done <- c.Run(ctx, collector.SinkFunc(func(context.Context, ...event.Event) error { return nil }))
+	}()
 	time.Sleep(d)
 	runtime.GC()
 	debug.FreeOSMemory()
