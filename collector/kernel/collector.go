@@ -216,16 +216,19 @@ func (c *Collector) Close() error {
 // Name implements collector.Collector.
 func (c *Collector) Name() string { return Name }
 
-// Produces lists the event names the collector emits.
-func (c *Collector) Produces() []string {
-	out := []string{event.ProcessCreate, event.ProcessTerminate}
+// Events implements collector.Describer: ProcessCreate and
+// ProcessTerminate, ConnectionCreate with Options.Connections, and
+// KernelActivity with Options.Activity (where available). The list is
+// fixed by New.
+func (c *Collector) Events() []event.Info {
+	names := []string{event.ProcessCreate, event.ProcessTerminate}
 	if c.opts.Connections {
-		out = append(out, event.ConnectionCreate)
+		names = append(names, event.ConnectionCreate)
 	}
 	if c.l.active {
-		out = append(out, event.KernelActivity)
+		names = append(names, event.KernelActivity)
 	}
-	return out
+	return event.Infos(names...)
 }
 
 // Stats returns the counters. It is safe to call at any time.

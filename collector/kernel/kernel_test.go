@@ -334,3 +334,14 @@ func TestRunAfterClose(t *testing.T) {
 	require.NoError(t, c.Close())
 	assert.ErrorIs(t, c.Run(context.Background(), collectortest.NewRecorder()), os.ErrClosed)
 }
+
+func TestEventsDeclared(t *testing.T) {
+	c := newCollector(t, Options{})
+	assert.Equal(t, []string{event.ProcessCreate, event.ProcessTerminate}, collector.Produces(c))
+	c = newCollector(t, Options{Connections: true, Activity: true})
+	want := []string{event.ProcessCreate, event.ProcessTerminate, event.ConnectionCreate}
+	if c.Stats().Activity {
+		want = append(want, event.KernelActivity)
+	}
+	assert.Equal(t, want, collector.Produces(c))
+}
