@@ -288,6 +288,10 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 	_ = rd.Close()
 	e.close()
 	wg.Wait()
+	// Events still queued when ctx ended were not handed over: count them.
+	if n := len(out.take()); n > 0 {
+		c.dropped.Add(uint64(n))
+	}
 	return nil
 }
 
