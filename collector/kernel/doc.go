@@ -94,7 +94,9 @@
 // [New] loads and attaches the programs; any failure is returned wrapping
 // [ErrNotAvailable] and the caller uses the proc connector
 // (collector/process) and sock_diag (collector/connection) instead.
-// [Options.Disable] forces that fallback. The source needs Linux >= 5.8
+// [Options.Disable] forces that fallback; [WithFallbackNotice] wraps the
+// fallback collectors so that they say once why (a Diagnostic event and
+// the Heartbeat state). The source needs Linux >= 5.8
 // (BPF ring buffer; tp_btf needs 5.5), kernel BTF
 // (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF), and CAP_BPF with
 // CAP_PERFMON (or CAP_SYS_ADMIN); see docs/privileges.md. The parsed
