@@ -21,6 +21,9 @@ import (
 	"github.com/edgesec/edgesec/event"
 )
 
+// testRing is the ring buffer size of the tests that assert no loss.
+const testRing = 4 << 20
+
 // requireEnv turns the skips of tests that need BPF into failures (CI
 // sets it, so that a broken load cannot pass as a skip).
 const requireEnv = "EDGESEC_TEST_REQUIRE_BPF"
@@ -97,7 +100,9 @@ func realPath(t *testing.T, p string) string {
 // Every one of 500 short-lived processes is reported with its argv, its
 // parent and its exit status.
 func TestEveryShortProcessWithArgv(t *testing.T) {
-	c := newCollector(t, Options{})
+	// A ring buffer with room for bursts of the rest of the host (other
+	// builds and tests) as well, so that the test does not depend on them.
+	c := newCollector(t, Options{RingBufferSize: testRing})
 	rec := run(t, c)
 	const n = 500
 	marker := fmt.Sprintf("MARKER-%d-%d", os.Getpid(), time.Now().UnixNano())
@@ -266,7 +271,7 @@ func TestRingBufferFullIsCounted(t *testing.T) {
 // Every one of 1,000 loopback connections, closed at once, is reported in
 // both directions with the process that made it.
 func TestShortConnections(t *testing.T) {
-	c := newCollector(t, Options{Connections: true})
+	c := newCollector(t, Options{Connections: true, RingBufferSize: testRing})
 	if !c.Stats().Accept {
 		t.Skip("accept attribution is only built for amd64 and arm64")
 	}
