@@ -178,8 +178,9 @@ type Collector struct {
 	self    int
 	running atomic.Bool
 
-	mu     sync.Mutex // guards closed
+	mu     sync.Mutex // guards closed and last
 	closed bool
+	last   [statMax]uint64 // the kernel's counters when last read (kept after Close)
 
 	records, malformed, dropped, emitE             atomic.Uint64
 	created, terminated, forks, conns, acts, parts atomic.Uint64
@@ -209,6 +210,7 @@ func (c *Collector) Close() error {
 	if c.closed {
 		return nil
 	}
+	c.readCountersLocked()
 	c.closed = true
 	return c.l.close()
 }
@@ -240,14 +242,34 @@ func (c *Collector) Stats() Stats {
 		Accept: c.l.accept, Activity: c.l.active,
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.closed {
-		if k, err := c.l.counters(); err == nil {
-			s.RingBufferFull, s.ArgvFaults, s.ConnectTableFull = k[statRingbufFull], k[statArgvFault], k[statConnectFull]
-			s.PathFaults = k[statPathFault]
+	c.readCountersLocked()
+	k := c.last
+	c.mu.Unlock()
+	s.RingBufferFull, s.ArgvFaults, s.ConnectTableFull = k[statRingbufFull], k[statArgvFault], k[statConnectFull]
+	s.PathFaults = k[statPathFault]
+	return s
+}
+
+// readCountersLocked refreshes c.last from the kernel, while loaded.
+func (c *Collector) readCountersLocked() {
+	if c.closed || c.l == nil || c.l.stats == nil {
+		return
+	}
+	if k, err := c.l.counters(); err == nil {
+		for i := range k {
+			c.last[i] = max(c.last[i], k[i])
 		}
 	}
-	return s
+}
+
+// Dropped implements collector.DropCounter: the events that never reached
+// the Sink — records the ring buffer had no room for, connects the
+// kernel's table had no room for, and events dropped on a full queue.
+// Events the Sink refused are counted by the Sink. It is safe to call at
+// any time, also after Close.
+func (c *Collector) Dropped() int64 {
+	s := c.Stats()
+	return int64(s.RingBufferFull + s.ConnectTableFull + s.Dropped)
 }
 
 // errRunning is returned by a second concurrent Run.

@@ -18,7 +18,8 @@ var ErrFallback = errors.New("kernel: eBPF kernel events not used, falling back"
 // (collector/process, collector/connection) so that its first Run says
 // once why: collector.ReportError with ErrFallback wrapping reason (the
 // engine turns it into a Diagnostic event and the collector's Heartbeat
-// state). It then runs c unchanged; the wrapper declares c's events.
+// state). It then runs c unchanged; the wrapper declares c's events and
+// reports its losses (collector.Describer, collector.DropCounter).
 func WithFallbackNotice(c collector.Collector, reason error) collector.Collector {
 	return &fallback{Collector: c, reason: reason}
 }
@@ -35,6 +36,15 @@ func (f *fallback) Events() []event.Info {
 		return d.Events()
 	}
 	return event.Infos(f.Collector.Name())
+}
+
+// Dropped implements collector.DropCounter with c's count (0 when c does
+// not count its losses).
+func (f *fallback) Dropped() int64 {
+	if d, ok := f.Collector.(collector.DropCounter); ok {
+		return d.Dropped()
+	}
+	return 0
 }
 
 // Run reports the fallback once, then runs the wrapped collector.

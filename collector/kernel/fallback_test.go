@@ -27,6 +27,8 @@ func TestForcedFallbackIsStated(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotAvailable)
 	c := WithFallbackNotice(process.New(process.Options{Mode: process.ModeNetlink}), err)
 	assert.Equal(t, []string{event.ProcessCreate, event.ProcessTerminate}, collector.Produces(c))
+	_, counts := c.(collector.DropCounter)
+	assert.True(t, counts, "the wrapper reports the proc connector's losses")
 
 	rec := collectortest.NewRecorder()
 	for range 2 { // a restarted collector does not say it again

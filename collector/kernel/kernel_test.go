@@ -250,7 +250,11 @@ func TestRingBufferFullIsCounted(t *testing.T) {
 	for i := range n {
 		require.NoError(t, exec.Command("/bin/true", marker+"-"+strconv.Itoa(i)).Run())
 	}
-	rec := run(t, c)
+	rec := collectortest.NewRecorder()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, rec) }()
+	defer func() { cancel(); <-done }()
 	var got int
 	waitUntil(2*time.Second, func() bool {
 		got = 0
@@ -266,6 +270,13 @@ func TestRingBufferFullIsCounted(t *testing.T) {
 	assert.GreaterOrEqual(t, s.RingBufferFull, uint64(n-got), "every lost exec is counted: %+v", s)
 	require.NotEmpty(t, rec.Errors(), "losses are reported")
 	assert.Contains(t, rec.Errors()[0].Err.Error(), "ring buffer full")
+	var dc collector.DropCounter = c
+	assert.GreaterOrEqual(t, dc.Dropped(), int64(n-got), "and counted for DroppedEventsStatistics")
+	cancel()
+	require.NoError(t, <-done)
+	done <- nil
+	require.NoError(t, c.Close())
+	assert.GreaterOrEqual(t, dc.Dropped(), int64(n-got), "also after Close")
 }
 
 // Every one of 1,000 loopback connections, closed at once, is reported in
