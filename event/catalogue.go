@@ -27,6 +27,7 @@ const (
 	Heartbeat                = "Heartbeat"
 	SecurityAlert            = "SecurityAlert"
 	SecurityRecommendation   = "SecurityRecommendation"
+	KernelActivity           = "KernelActivity"
 )
 
 // Info describes a catalogued event name.
@@ -67,6 +68,7 @@ var catalogue = []Info{
 	{Name: Heartbeat, Category: Periodic, Type: Operational, DefaultPriority: Low, Extension: true},
 	{Name: SecurityAlert, Category: Triggered, Type: Security, DefaultPriority: High, Extension: true},
 	{Name: SecurityRecommendation, Category: Periodic, Type: Security, DefaultPriority: High, Extension: true},
+	{Name: KernelActivity, Category: Triggered, Type: Security, DefaultPriority: High, Extension: true},
 }
 
 // Lookup returns the catalogue entry of name.

@@ -87,6 +87,12 @@ func goldenEvents() []event.Event {
 		event.Must(event.SecurityRecommendation, when, &event.SecurityRecommendationPayload{RecommendationType: "IoT_OpenPorts",
 			Name: "Open ports on device", Severity: event.AlertMedium, State: event.RecommendationActive, Entity: "TCP 0.0.0.0:8888",
 			Evidence: "nc (pid 812) listens on 0.0.0.0:8888", Remediation: "Close the port.", FirstSeenUTC: "2026-03-14T15:09:26.535Z"}),
+		event.Must(event.KernelActivity, when,
+			&event.KernelActivityPayload{Action: event.ActivityOpenWrite, Path: "/etc/passwd", Operations: "write|truncate", ProcessID: 4242,
+				ParentProcessID: 4200, Executable: "/usr/bin/tee", CommandLine: "tee /etc/passwd", UserID: "0", UserName: "root",
+				ExtraDetails: event.ExtraDetails{"Source": "ebpf"}},
+			&event.KernelActivityPayload{Action: event.ActivityPtrace, TargetProcessID: 1, ProcessID: 4243, ParentProcessID: 4200,
+				Executable: "/usr/bin/gdb", UserID: "0"}),
 	}
 	for i := range evs {
 		evs[i].ID = event.FormatID([16]byte{byte(i), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})

@@ -337,3 +337,60 @@ func (p *SecurityRecommendationPayload) AppendJSON(dst []byte) []byte {
 	w.extra(p.ExtraDetails)
 	return w.end()
 }
+
+// KernelActivity actions.
+const (
+	ActivityOpenRead     = "open_read"     // a watched file opened for reading
+	ActivityOpenWrite    = "open_write"    // a watched file opened for writing (or created)
+	ActivityUnlink       = "unlink"        // a watched file removed
+	ActivityRename       = "rename"        // a watched file renamed, or another renamed over it
+	ActivityTruncate     = "truncate"      // a watched file truncated (truncate(2) or O_TRUNC)
+	ActivityLink         = "link"          // a hard link from or to a watched path
+	ActivitySymlink      = "symlink"       // a symbolic link from or to a watched path
+	ActivityChmodSetuid  = "chmod_setuid"  // a file made setuid or setgid
+	ActivityPtrace       = "ptrace_attach" // PTRACE_ATTACH or PTRACE_SEIZE
+	ActivityMemfdCreate  = "memfd_create"  // an anonymous in-memory file created
+	ActivityExecMemfd    = "exec_memfd"    // a program executed from a memfd (fileless)
+	ActivityPacketSocket = "packet_socket" // socket(AF_PACKET): raw link-layer access
+	ActivityMount        = "mount"         // a file system mounted
+	ActivityModuleLoad   = "module_load"   // init_module or finit_module
+	ActivityBPFLoad      = "bpf_prog_load" // a BPF program loaded
+)
+
+// KernelActivityPayload is one security-relevant file operation or system
+// call seen in the kernel: an attempt, at the call's entry (it does not
+// say whether the call succeeded).
+type KernelActivityPayload struct {
+	Action          string // one of the Activity constants
+	Path            string // the file (or memfd name, mount source), when the action has one
+	TargetPath      string // the new name of a rename or link, the mount target
+	Operations      string // the watched operations matched: "read", "write|truncate", …
+	TargetProcessID int    // the traced process, for ptrace_attach; 0 otherwise
+	ProcessID       int
+	ParentProcessID int
+	Executable      string
+	CommandLine     string // optional
+	UserID          string
+	UserName        string // optional
+	ExtraDetails    ExtraDetails
+}
+
+// AppendJSON implements [Item].
+func (p *KernelActivityPayload) AppendJSON(dst []byte) []byte {
+	w := beginObject(dst)
+	w.str("Action", p.Action)
+	w.optStr("Path", p.Path)
+	w.optStr("TargetPath", p.TargetPath)
+	w.optStr("Operations", p.Operations)
+	if p.TargetProcessID != 0 {
+		w.int("TargetProcessId", int64(p.TargetProcessID))
+	}
+	w.int("ProcessId", int64(p.ProcessID))
+	w.int("ParentProcessId", int64(p.ParentProcessID))
+	w.str("Executable", p.Executable)
+	w.optStr("CommandLine", p.CommandLine)
+	w.str("UserId", p.UserID)
+	w.optStr("UserName", p.UserName)
+	w.extra(p.ExtraDetails)
+	return w.end()
+}

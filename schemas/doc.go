@@ -9,7 +9,8 @@
 //     (MIT) and source note. asc/schemas/messageRoot.json is the entry point.
 //   - edgesec/: schemas in the same style for edgesec's extension events
 //     (ContainerInventory, ContainerActivity, DeploymentRecommendation,
-//     Heartbeat, SecurityAlert, SecurityRecommendation) and
+//     Heartbeat, SecurityAlert, SecurityRecommendation,
+//     KernelActivity) and
 //     edgesec/edgesecMessageRoot.json, the same envelope
 //     accepting the ASC events or the extension events. The edgesec schemas
 //     refer to the ASC ones by relative paths ("../asc/schemas/…"), so the

@@ -116,6 +116,14 @@ func sampleEvents() []event.Event {
 				Evidence: `"Privileged": true`, Remediation: "Remove HostConfig.Privileged; add only the capabilities the module needs.", Source: "deployment.json"},
 			&event.DeploymentRecommendationPayload{RuleID: "EDGE020", Severity: event.FindingLow, Title: "Catch-all route to $upstream",
 				Pointer: "/modulesContent/$edgeHub/properties.desired/routes/all~1route", Source: "runtime"}),
+		event.Must(event.KernelActivity, when,
+			&event.KernelActivityPayload{Action: event.ActivityOpenRead, Path: "/etc/shadow", Operations: "read", ProcessID: 4242,
+				ParentProcessID: 4200, Executable: "/usr/bin/cat", CommandLine: "cat /etc/shadow", UserID: "0", UserName: "root",
+				ExtraDetails: event.ExtraDetails{"ContainerId": cid, "ModuleName": "tempSensor", "Source": "ebpf"}},
+			&event.KernelActivityPayload{Action: event.ActivityPtrace, TargetProcessID: 1, ProcessID: 4243, ParentProcessID: 4200,
+				Executable: "/usr/bin/gdb", UserID: "0"},
+			&event.KernelActivityPayload{Action: event.ActivityRename, Path: "/tmp/x", TargetPath: "/usr/bin/ls", Operations: "delete",
+				ProcessID: 4244, ParentProcessID: 1, Executable: "/usr/bin/mv", UserID: "1000"}),
 		event.Must(event.Heartbeat, when, &event.HeartbeatPayload{
 			AgentVersion: "0.1.0", StartTimeUTC: "2026-03-14T14:09:26Z", UptimeSeconds: 3600, ConfigurationVersion: 12,
 			Collectors: []event.CollectorHealth{
@@ -379,6 +387,9 @@ func TestInvalidEventsFail(t *testing.T) {
 		{"recommendation missing Entity", event.SecurityRecommendation, del("Entity")},
 		{"recommendation bad first seen", event.SecurityRecommendation, set("FirstSeenUtc", "yesterday")},
 		{"recommendation unknown field", event.SecurityRecommendation, set("Owner", "nc")},
+		{"kernel activity unknown action", event.KernelActivity, set("Action", "open")},
+		{"kernel activity missing Executable", event.KernelActivity, del("Executable")},
+		{"kernel activity bad operations", event.KernelActivity, set("Operations", "read|")},
 		{"heartbeat negative uptime", event.Heartbeat, set("UptimeSeconds", -1)},
 		{"heartbeat missing Collectors", event.Heartbeat, del("Collectors")},
 		{"heartbeat bad collector state", event.Heartbeat, func(m map[string]any) {
@@ -493,6 +504,7 @@ func TestFS(t *testing.T) {
 		"edgesec/messageEventSecurityContainerInventory_v1_0.json", "edgesec/messageEventSecurityContainerActivity_v1_0.json",
 		"edgesec/messageEventSecurityDeploymentRecommendation_v1_0.json", "edgesec/messageOperationalEventHeartbeat_v1_0.json",
 		"edgesec/messageEventSecuritySecurityAlert_v1_0.json", "edgesec/messageEventSecuritySecurityRecommendation_v1_0.json",
+		"edgesec/messageEventSecurityKernelActivity_v1_0.json",
 		"edgesec/edgesecMessage_v1_0.json"} {
 		if _, err := fs.Stat(FS(), p); err != nil {
 			t.Error(err)

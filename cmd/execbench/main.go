@@ -5,6 +5,8 @@
 //
 //   - none: no monitor, the baseline exec throughput;
 //   - netlink: collector/process on the kernel proc connector;
+//   - ebpf: collector/kernel, the eBPF source (argv read in the kernel,
+//     batched ring buffer wakeups);
 //   - poll: collector/process polling /proc (the fallback);
 //   - auditd: auditd with an execve audit rule (the original agents'
 //     approach), when auditctl and auditd are installed. The harness starts
@@ -24,13 +26,15 @@
 // the unmonitored run. A last run reports the collector's CPU and RSS under
 // a sustained 1,000 exec/s.
 //
-// It needs root (the proc connector, auditd) and gcc.
+// It needs root (the proc connector, eBPF, auditd) and gcc.
 //
 //	go run ./cmd/execbench                  # all monitors, 3 s per run
 //	go run ./cmd/execbench -duration 5s -monitors none,netlink
 //	go run ./cmd/execbench -monitors none,netlink -rates max -duration 2s -repeat 4 -sustain 5s
 //	go run ./cmd/execbench -monitors netlink -rates max -cpuprofile cpu.out -memprofile mem.out
 //	go run ./cmd/execbench -monitors netlink -rates 400,max -duration 10s -load 2 -sustain 0
+//	go run ./cmd/execbench -monitors none,netlink,ebpf -rates 1000,max -duration 2s -repeat 5 -sustain 4s
+//	go run ./cmd/execbench -monitors none -rates 100 -duration 1s -sustain 0 -footprint 10s
 //
 // -load N keeps N CPU hogs busy during every run (stress-ng --cpu N when
 // installed, else N shell busy loops), the loaded-machine case: a monitor
@@ -40,8 +44,12 @@
 // each monitor run's slowdown is against the none run just before it, and
 // a summary gives medians and ranges. cpu/exec is this process's CPU time
 // (user and system) during a run divided by the generator's processes;
-// for netlink and poll that is the collector plus the harness's small
-// share (recording events, reading the generators' output).
+// for netlink, ebpf and poll that is the collector plus the harness's small
+// share (recording events, reading the generators' output); the eBPF
+// programs' own cost is in the exec path, and the kernel's measure of it
+// is in the ebpf note. The sustained run is made for each of netlink and
+// ebpf that -monitors names; -footprint measures each alone in a fresh
+// process.
 package main
 
 import (
@@ -64,6 +72,8 @@ import (
 
 	_ "embed"
 
+	"github.com/edgesec/edgesec/collector"
+	"github.com/edgesec/edgesec/collector/kernel"
 	"github.com/edgesec/edgesec/collector/process"
 	"github.com/edgesec/edgesec/event"
 )
@@ -72,6 +82,13 @@ import (
 var genSource []byte
 
 func main() {
+	if arg := os.Getenv(footprintEnv); arg != "" {
+		if err := footprintChild(arg); err != nil {
+			fmt.Fprintln(os.Stderr, "execbench footprint:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "execbench:", err)
 		os.Exit(1)
@@ -90,6 +107,7 @@ type config struct {
 	memProfile   string
 	load         int
 	scheduling   process.Scheduling
+	footprint    time.Duration
 }
 
 func run() error {
@@ -97,7 +115,7 @@ func run() error {
 	var rates, monitors string
 	flag.DurationVar(&cfg.duration, "duration", 3*time.Second, "length of each run")
 	flag.StringVar(&rates, "rates", "100,1000,max", "total exec rates per second (max: as fast as the generators go)")
-	flag.StringVar(&monitors, "monitors", "none,netlink,poll,auditd", "monitors to compare")
+	flag.StringVar(&monitors, "monitors", "none,netlink,ebpf,poll,auditd", "monitors to compare")
 	flag.IntVar(&cfg.generators, "generators", runtime.NumCPU(), "generator processes (one per core)")
 	flag.DurationVar(&cfg.pollInterval, "poll-interval", time.Second, "interval of the /proc polling monitor")
 	flag.DurationVar(&cfg.sustain, "sustain", 10*time.Second, "length of the sustained 1,000 exec/s CPU/RSS run (0: skip)")
@@ -106,6 +124,7 @@ func run() error {
 	flag.StringVar(&cfg.memProfile, "memprofile", "", "write an allocation profile (all allocations) to this file at the end")
 	sched := flag.String("reader-scheduling", "auto", "the collector's reader thread scheduling: auto (real-time when allowed), nice or inherit")
 	flag.IntVar(&cfg.load, "load", 0, "keep this many CPU hogs running during the runs (stress-ng --cpu N, or shell busy loops)")
+	flag.DurationVar(&cfg.footprint, "footprint", 0, "also measure the RSS of the netlink and ebpf collectors, each alone in a fresh process, after this long (0: skip)")
 	flag.Parse()
 	if cfg.memProfile != "" {
 		runtime.MemProfileRate = 4096
@@ -173,7 +192,7 @@ func run() error {
 		}
 		defer stop()
 	}
-	fmt.Printf("execbench: %d generators (one per core), %s per run, /bin/true MARKER, background load %d, %s\n", cfg.generators, cfg.duration, cfg.load, kernel())
+	fmt.Printf("execbench: %d generators (one per core), %s per run, /bin/true MARKER, background load %d, %s\n", cfg.generators, cfg.duration, cfg.load, kernelRelease())
 	fmt.Printf("%-8s %9s %10s %9s %9s %8s %11s %11s %10s %9s %9s\n", "monitor", "rate", "exec/s", "captured", "with argv", "counted", "lat p50", "lat p99", "slowdown", "enriched", "cpu/exec")
 	baseline := map[int]float64{}
 	type key struct {
@@ -257,10 +276,20 @@ func run() error {
 			fmt.Println()
 		}
 	}
+	if cfg.footprint > 0 {
+		if err := footprints(cfg.footprint); err != nil {
+			return err
+		}
+	}
 	if cfg.sustain > 0 {
 		for i := 0; i < max(1, cfg.repeat); i++ {
-			if err := sustained(cfg, dir, gen); err != nil {
-				return err
+			for _, mon := range cfg.monitors {
+				if mon != "netlink" && mon != "ebpf" {
+					continue
+				}
+				if err := sustained(cfg, dir, gen, mon); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -291,7 +320,7 @@ func spanDur(v []float64) string {
 	return d(s[len(s)/2]) + " [" + d(s[0]) + ", " + d(s[len(s)-1]) + "]"
 }
 
-func kernel() string {
+func kernelRelease() string {
 	var u syscall.Utsname
 	if syscall.Uname(&u) != nil {
 		return "linux"
@@ -322,6 +351,8 @@ type result struct {
 	lat             []time.Duration
 	note            string
 	stats           process.Stats
+	kstats          kernel.Stats
+	kprog           map[string]kernel.ProgramStats
 	cpu             time.Duration // this process's CPU time during the run (the monitor's, for netlink/poll)
 }
 
@@ -412,14 +443,11 @@ func runOne(cfg config, dir, gen, mon string, rate int) (result, error) {
 	case "none":
 		pids, r, err := genRun(dir, gen, cfg.generators, rate, cfg.duration)
 		return result{total: len(pids), execRate: r, enriched: -1, withArgv: -1, counted: -1}, err
-	case "netlink", "poll":
-		opts := process.Options{Mode: process.ModeNetlink, ReaderScheduling: cfg.scheduling}
-		settle := 300 * time.Millisecond
-		if mon == "poll" {
-			opts = process.Options{Mode: process.ModePoll, PollInterval: cfg.pollInterval}
-			settle = 2 * cfg.pollInterval
+	case "netlink", "poll", "ebpf":
+		c, settle, stats, err := newMonitor(cfg, mon)
+		if err != nil {
+			return result{}, err
 		}
-		c := process.New(opts)
 		sink := newRecSink()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -437,7 +465,8 @@ func runOne(cfg config, dir, gen, mon string, rate int) (result, error) {
 		if err != nil {
 			return result{}, err
 		}
-		res := result{total: len(pids), execRate: r, stats: c.Stats(), cpu: rusageCPU(ru0, ru1), counted: -1}
+		res := result{total: len(pids), execRate: r, cpu: rusageCPU(ru0, ru1), counted: -1}
+		stats(&res)
 		sink.mu.Lock()
 		for pid, ch := range pids {
 			if at, ok := sink.seen[pid]; ok {
@@ -452,17 +481,73 @@ func runOne(cfg config, dir, gen, mon string, rate int) (result, error) {
 			}
 		}
 		sink.mu.Unlock()
-		if mon == "netlink" {
+		switch mon {
+		case "netlink":
 			st := res.stats
 			res.counted = int64(st.LostEvents + st.Dropped + st.NoCommandLine)
 			res.note = fmt.Sprintf("lost %d, overruns %d, dropped %d, no command line %d, reader %s",
 				st.LostEvents, st.Overruns, st.Dropped, st.NoCommandLine, st.ReaderScheduling)
+		case "ebpf":
+			st := res.kstats
+			res.counted = int64(st.Lost() + st.ArgvFaults)
+			res.note = fmt.Sprintf("ring buffer full %d, dropped %d, argv faults %d; in the kernel per exec: %s",
+				st.RingBufferFull, st.Dropped, st.ArgvFaults, kernelCost(res.kprog))
 		}
 		return res, nil
 	case "auditd":
 		return runAuditd(cfg, dir, gen, rate)
 	}
 	return result{}, fmt.Errorf("unknown monitor %q", mon)
+}
+
+// newMonitor returns the collector of mon (not started), how long to let
+// it settle before and after a run, and a function that copies its
+// counters into a result (and, for ebpf, unloads it).
+func newMonitor(cfg config, mon string) (collector.Collector, time.Duration, func(*result), error) {
+	switch mon {
+	case "ebpf":
+		k, err := kernel.New(kernel.Options{})
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		// The kernel's own measure of the programs' run time.
+		statsOn, err := kernel.EnableProgramStats()
+		if err != nil {
+			_ = k.Close()
+			return nil, 0, nil, err
+		}
+		// The reader polls every 50 ms: settle longer than that.
+		return k, 300 * time.Millisecond, func(r *result) {
+			r.kstats = k.Stats()
+			if ps, err := k.ProgramStats(); err == nil {
+				r.kprog = ps
+			}
+			_ = statsOn.Close()
+			_ = k.Close()
+		}, nil
+	case "poll":
+		c := process.New(process.Options{Mode: process.ModePoll, PollInterval: cfg.pollInterval})
+		return c, 2 * cfg.pollInterval, func(r *result) { r.stats = c.Stats() }, nil
+	}
+	c := process.New(process.Options{Mode: process.ModeNetlink, ReaderScheduling: cfg.scheduling})
+	return c, 300 * time.Millisecond, func(r *result) { r.stats = c.Stats() }, nil
+}
+
+// kernelCost formats the programs' mean run time per exec: the exec
+// program's, and the sum of exec, fork and exit (one of each per
+// generated process).
+func kernelCost(ps map[string]kernel.ProgramStats) string {
+	e := ps["handle_exec"]
+	if e.Runs == 0 {
+		return "not measured"
+	}
+	var all time.Duration
+	for _, p := range []string{"handle_exec", "handle_fork", "handle_exit"} {
+		if s := ps[p]; s.Runs > 0 {
+			all += s.RunTime / time.Duration(s.Runs)
+		}
+	}
+	return fmt.Sprintf("exec program %s, exec+fork+exit %s", fmtDur(e.RunTime/time.Duration(e.Runs)), fmtDur(all))
 }
 
 func pct(d []time.Duration, p int) time.Duration {
@@ -485,11 +570,16 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.2fs", d.Seconds())
 }
 
-// sustained runs the collector under a steady 1,000 exec/s and reports the
-// process's CPU time and RSS (the harness idles meanwhile, so both are
-// the collector's, on top of the Go runtime's base).
-func sustained(cfg config, dir, gen string) error {
-	c := process.New(process.Options{ReaderScheduling: cfg.scheduling})
+// sustained runs the collector of mon (netlink or ebpf) under a steady
+// 1,000 exec/s and reports the process's CPU time and RSS (the harness
+// idles meanwhile, so both are the collector's, on top of the Go
+// runtime's base).
+func sustained(cfg config, dir, gen, mon string) error {
+	c, _, stats, err := newMonitor(cfg, mon)
+	if err != nil {
+		return err
+	}
+	defer stats(&result{})
 	sink := newRecSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -536,8 +626,8 @@ func sustained(cfg config, dir, gen string) error {
 		}
 	}
 	sink.mu.Unlock()
-	fmt.Printf("\nsustained %.0f exec/s for %s (netlink collector, in process): CPU %.1f%% of one core, RSS %d KiB before, peak %d KiB; captured %.2f%%\n",
-		r, cfg.sustain, 100*cpu.Seconds()/wall.Seconds(), rssBefore, peak, 100*float64(captured)/float64(max(1, len(pids))))
+	fmt.Printf("\nsustained %.0f exec/s for %s (%s collector, in process): CPU %.1f%% of one core, RSS %d KiB before, peak %d KiB; captured %.2f%%\n",
+		r, cfg.sustain, mon, 100*cpu.Seconds()/wall.Seconds(), rssBefore, peak, 100*float64(captured)/float64(max(1, len(pids))))
 	return nil
 }
 

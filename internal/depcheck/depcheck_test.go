@@ -27,6 +27,7 @@ func TestLightImportsStayLight(t *testing.T) {
 		"github.com/mochi-mqtt/",
 		"google.golang.org/grpc",
 		"go.etcd.io/bbolt",
+		"github.com/cilium/ebpf",
 	}
 	cases := []struct {
 		name  string
@@ -36,6 +37,8 @@ func TestLightImportsStayLight(t *testing.T) {
 		{"a host collector and the file transport", []string{
 			"github.com/edgesec/edgesec/collector/connection", "github.com/edgesec/edgesec/collector/listening",
 			"github.com/edgesec/edgesec/collector/users", "github.com/edgesec/edgesec/transport/file"}, nil},
+		{"the proc connector process collector", []string{"github.com/edgesec/edgesec/collector/process"}, nil},
+		{"the eBPF kernel events source", []string{"github.com/edgesec/edgesec/collector/kernel"}, []string{"github.com/cilium/ebpf"}},
 		{"the container model without an engine", []string{"github.com/edgesec/edgesec/collector/container"}, nil},
 		{"the manifest analyser", []string{"github.com/edgesec/edgesec/manifest"}, nil},
 		{"the on-device analysis", []string{"github.com/edgesec/edgesec/detect"}, nil},

@@ -1,0 +1,111 @@
+// Package kernel is an eBPF source of kernel events: ProcessCreate and
+// ProcessTerminate (exec, exit, and fork for ancestry) and TCP
+// ConnectionCreate (connect and accept, IPv4 and IPv6), with the payloads
+// and ExtraDetails of collector/process and collector/connection, and
+// KernelActivity (security-relevant file and system call activity,
+// filtered in the kernel), from CO-RE BPF programs on BTF tracepoints and
+// one ring buffer.
+//
+// # Why
+//
+// The proc connector tells that a process ran but not what it ran: the
+// command line is read from /proc afterwards, and a short-lived process is
+// gone by then. sock_diag snapshots miss connections shorter than the
+// interval. Here the kernel programs copy what is needed when it happens:
+// argv (up to [MaxArgv] bytes, read from the new process's memory in the
+// exec tracepoint), the executed path, uids, the cgroup; and connections
+// with the process that made them, even when closed within a millisecond.
+//
+// # Programs
+//
+// bpf/events.c, compiled with clang into an object embedded with bpf2go
+// (one little-endian object for amd64, arm64 and the other little-endian
+// architectures; CO-RE relocates the kernel types at load, against the
+// running kernel's BTF). Only BTF tracepoints (tp_btf) are used, which
+// need neither tracefs nor kprobes nor fentry:
+//
+//   - sched_process_exec: pid, parent pid, comm and the parent's comm,
+//     real and effective uid and gid, the path passed to execve, argv,
+//     the cgroup v2 id and the names of the cgroup and its parent (the
+//     container id, as in /proc/<pid>/cgroup);
+//   - sched_process_exit, when the last thread of a process exits (signal
+//     live count 0): the wait status (exit code, or signal and core dump);
+//   - sched_process_fork, for processes (not threads): the parent;
+//   - inet_sock_set_state: a TCP socket entering SYN_SENT is remembered
+//     with the process calling connect (in a bounded table), and reported
+//     when it reaches ESTABLISHED — the source port is only known then;
+//   - sys_exit, for accept and accept4 returning a descriptor: the new
+//     socket, in the accepting process (the state change of an inbound
+//     connection runs in softirq context, where the process is unknown);
+//   - sys_enter, for the watched system calls (see below).
+//
+// # System call activity
+//
+// With [Options.Activity], a program on sys_enter reports KernelActivity
+// events (an extension event, schemas/edgesec): opens of watched files
+// for reading or writing, unlink, rename from or over a watched path,
+// truncation (truncate(2), or an open with O_TRUNC), hard and symbolic
+// links from or to a watched path, chmod to setuid or setgid, ptrace
+// attach, memfd_create and execution from a memfd (fileless), packet
+// sockets (AF_PACKET), mounts, kernel module loads and BPF program loads.
+// The filtering is done in the kernel so that volume stays low: the
+// system call number is looked up in an array filled at load with this
+// architecture's numbers (most calls stop there), and paths are compared
+// with up to [MaxWatchedPaths] prefixes, each with the operations it
+// reports ([Options.WatchedPaths], [DefaultWatchedPaths]). Calls are
+// reported at entry: an attempt, successful or not. Relative paths (openat
+// relative to a directory descriptor, or to the working directory) are not
+// matched; nor are descriptor-based calls (fchmod, ftruncate). Container
+// runtimes legitimately mount, and runc re-executes itself from a memfd:
+// detection rules have to know them.
+//
+// # Ring buffer and losses
+//
+// One BPF ring buffer ([Options.RingBufferSize]) shared by all CPUs. The
+// programs wake the reader only once [Options.WakeupBytes] are queued
+// (BPF_RB_NO_WAKEUP below that); the reader otherwise drains the buffer
+// every [Options.PollInterval]. A record that does not fit is counted in a
+// per-CPU array in the kernel (Stats.RingBufferFull), as are connects not
+// remembered because their table was full (Stats.ConnectTableFull) and
+// argv reads that failed (Stats.ArgvFaults, the event is then sent
+// without a command line and marked partial). Events dropped on a full
+// queue to the Sink are counted too (Stats.Dropped); every loss is
+// reported through collector.ReportError at most every
+// [Options.ReportEvery]. Nothing is lost silently.
+//
+// # Attribution
+//
+// The container id comes from the names of the process's cgroup and its
+// parent, read in the kernel (cgroup v2, or the memory controller's cgroup
+// v1 when the process sits in the v2 root, as on v1 and hybrid hosts;
+// cached by cgroup id; Docker/Moby and so IoT Edge, containerd, CRI-O,
+// Podman, as internal/procfs.ContainerID). With
+// [Options.Resolver] the container and IoT Edge module names are added.
+// The executable of a host process is the executed path with its symbolic
+// links resolved (as /proc/<pid>/exe shows it); in a container the path
+// is kept as the process gave it. Executables and command lines of live
+// processes are remembered in a bounded table ([Options.MaxTracked]) for
+// their exits, children and connections; processes that started before
+// the collector are read from /proc once at start, and on their first
+// connection.
+//
+// # Availability and fallback
+//
+// [New] loads and attaches the programs; any failure is returned wrapping
+// [ErrNotAvailable] and the caller uses the proc connector
+// (collector/process) and sock_diag (collector/connection) instead.
+// [Options.Disable] forces that fallback; [WithFallbackNotice] wraps the
+// fallback collectors so that they say once why (a Diagnostic event and
+// the Heartbeat state). The source needs Linux >= 5.8
+// (BPF ring buffer; tp_btf needs 5.5), kernel BTF
+// (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF), and CAP_BPF with
+// CAP_PERFMON (or CAP_SYS_ADMIN); see docs/privileges.md. The parsed
+// object and kernel BTF are released right after load. Importing
+// collector/process alone does not link this package or cilium/ebpf.
+//
+// # Regenerating
+//
+// go generate ./collector/kernel (needs clang, llvm-strip and libbpf's
+// headers); scripts/bpf-check regenerates and fails when the committed
+// object differs from the C source.
+package kernel

@@ -1,0 +1,211 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"slices"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// ErrNotAvailable is wrapped by the error [New] returns when the eBPF
+// source cannot be used on this machine: no BTF, no BPF ring buffer (Linux
+// < 5.8), missing capabilities (CAP_BPF and CAP_PERFMON, or
+// CAP_SYS_ADMIN), a verifier or attach refusal, a big-endian platform, or
+// [Options.Disable]. Callers fall back to the proc connector
+// (collector/process) and sock_diag (collector/connection) on it:
+//
+//	c, err := kernel.New(opts)
+//	if errors.Is(err, kernel.ErrNotAvailable) { /* use collector/process */ }
+//
+// Any load or attach error is treated as "not available": on locked-down
+// kernels feature probes answer EPERM, not "not supported".
+var ErrNotAvailable = errors.New("kernel: eBPF event source not available")
+
+// loaded is what New loads: the programs' maps and the attached links.
+type loaded struct {
+	coll   *ebpf.Collection
+	links  []link.Link
+	events *ebpf.Map // ring buffer
+	stats  *ebpf.Map // per-CPU counters
+	accept bool      // inbound connections attributed at accept exit
+	active bool      // system call activity reported
+}
+
+func (l *loaded) close() error {
+	var errs []error
+	for i := len(l.links) - 1; i >= 0; i-- {
+		errs = append(errs, l.links[i].Close())
+	}
+	l.links = nil
+	if l.coll != nil {
+		l.coll.Close()
+		l.coll = nil
+	}
+	return errors.Join(errs...)
+}
+
+// notAvailable wraps err as ErrNotAvailable at stage.
+func notAvailable(stage string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrNotAvailable, stage, err)
+}
+
+// programs of each feature (names in bpf/events.c).
+var (
+	processPrograms = []string{"handle_exec", "handle_exit", "handle_fork"}
+	connectPrograms = []string{"handle_set_state"}
+	acceptPrograms  = []string{"handle_sys_exit"}
+	// System call activity, and the maps only it uses.
+	activityPrograms = []string{"handle_sys_enter"}
+	activityMaps     = []string{"syscalls", "watched", "activity_scratch"}
+)
+
+// load loads and attaches the programs opts asks for.
+func load(opts Options) (_ *loaded, err error) {
+	if opts.Disable {
+		return nil, notAvailable("configuration", errors.New("disabled (proc connector forced)"))
+	}
+	var watched []watchedEntry
+	if opts.Activity {
+		w := opts.WatchedPaths
+		if w == nil {
+			w = DefaultWatchedPaths
+		}
+		var err error
+		if watched, err = watchedEntries(w); err != nil {
+			return nil, err
+		}
+	}
+	spec, err := objectSpec()
+	if err != nil {
+		return nil, notAvailable("object", err)
+	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		opts.Logger.Debug("raising RLIMIT_MEMLOCK", "err", err)
+	}
+	spec.Maps["events"].MaxEntries = uint32(opts.RingBufferSize)
+	nrAccept, nrAccept4, x86, acceptOK := acceptSyscalls()
+	accept := opts.Connections && acceptOK
+	active := opts.Activity && acceptOK
+	if !accept && !active {
+		nrAccept, nrAccept4 = -1, -1
+	}
+	for name, v := range map[string]any{
+		"wakeup_bytes": uint64(opts.WakeupBytes),
+		"self_tgid":    int32(os.Getpid()),
+		"nr_accept":    nrAccept,
+		"nr_accept4":   nrAccept4,
+		"is_x86":       x86,
+	} {
+		vs, ok := spec.Variables[name]
+		if !ok {
+			return nil, notAvailable("object", fmt.Errorf("variable %s missing", name))
+		}
+		if err := vs.Set(v); err != nil {
+			return nil, notAvailable("object", fmt.Errorf("setting %s: %w", name, err))
+		}
+	}
+	want := append([]string(nil), processPrograms...)
+	if opts.Connections {
+		want = append(want, connectPrograms...)
+		if accept {
+			want = append(want, acceptPrograms...)
+		}
+	}
+	if active {
+		want = append(want, activityPrograms...)
+	} else {
+		for _, m := range activityMaps {
+			delete(spec.Maps, m)
+		}
+	}
+	for name := range spec.Programs {
+		if !contains(want, name) {
+			delete(spec.Programs, name)
+		}
+	}
+	if !opts.Connections {
+		delete(spec.Maps, "connecting")
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	// The parsed object and the kernel's BTF (several MB) are no longer
+	// needed: drop them and give the memory back now rather than at the
+	// next GC cycles.
+	spec = nil
+	debug.FreeOSMemory()
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			opts.Logger.Debug("BPF verifier log", "log", fmt.Sprintf("%+v", ve))
+		}
+		return nil, notAvailable("load", err)
+	}
+	l := &loaded{coll: coll, events: coll.Maps["events"], stats: coll.Maps["stats"], accept: accept, active: active}
+	defer func() {
+		if err != nil {
+			_ = l.close()
+		}
+	}()
+	if active {
+		if err := fillActivityMaps(coll, watched); err != nil {
+			return nil, notAvailable("activity maps", err)
+		}
+	}
+	for _, name := range want {
+		lk, err := link.AttachTracing(link.TracingOptions{Program: coll.Programs[name], AttachType: ebpf.AttachTraceRawTp})
+		if err != nil {
+			return nil, notAvailable("attach "+name, err)
+		}
+		l.links = append(l.links, lk)
+	}
+	return l, nil
+}
+
+func contains(list []string, s string) bool { return slices.Contains(list, s) }
+
+// fillActivityMaps writes this architecture's watched system calls and
+// the watched paths into the maps of the activity program.
+func fillActivityMaps(coll *ebpf.Collection, watched []watchedEntry) error {
+	for nr, info := range activitySyscalls() {
+		if nr < 0 || nr >= maxSyscallNr {
+			continue
+		}
+		if err := coll.Maps["syscalls"].Update(uint32(nr), info, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("syscall %d: %w", nr, err)
+		}
+	}
+	for i, w := range watched {
+		if err := coll.Maps["watched"].Update(uint32(i), w, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("watched path %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// counters sums the per-CPU counters of the stats map.
+func (l *loaded) counters() (c [statMax]uint64, err error) {
+	var per []uint64
+	for i := range uint32(statMax) {
+		if err := l.stats.Lookup(i, &per); err != nil {
+			return c, fmt.Errorf("kernel: reading counters: %w", err)
+		}
+		for _, v := range per {
+			c[i] += v
+		}
+	}
+	return c, nil
+}
+
+// Per-CPU counters (enum stat in bpf/events.c).
+const (
+	statRingbufFull = 0
+	statArgvFault   = 1
+	statConnectFull = 2
+	statPathFault   = 3
+	statMax         = 4
+)
