@@ -12,6 +12,7 @@ import (
 	"github.com/edgesec/edgesec/collector/container/moby"
 	"github.com/edgesec/edgesec/collector/firewall"
 	"github.com/edgesec/edgesec/collector/hardware"
+	"github.com/edgesec/edgesec/collector/kernel"
 	"github.com/edgesec/edgesec/collector/listening"
 	"github.com/edgesec/edgesec/collector/login"
 	"github.com/edgesec/edgesec/collector/process"
@@ -42,6 +43,12 @@ type Options struct {
 	// NoContainers leaves the container collectors out, and with them the
 	// container attribution of processes, connections and ports.
 	NoContainers bool
+	// NoBPF forces the proc connector (process events) and sock_diag
+	// snapshots (TCP connections) even where the eBPF kernel source
+	// (collector/kernel) can load. Without it the eBPF source is used when
+	// the kernel, its BTF and the module's capabilities allow it, and the
+	// module says once why it is not when they do not.
+	NoBPF bool
 	// Logger receives the collectors' logs, each tagged with the
 	// collector's name ("collector" attribute); nil means the engine's
 	// logger (eng.Logger()), so that their warnings become Diagnostic
@@ -52,7 +59,8 @@ type Options struct {
 // Add adds the standard collectors to eng (see the package documentation)
 // and returns a function that releases the container engines' connections;
 // call it after eng.Run or eng.Once has returned. It must be called before
-// Run. It does no I/O but checking which engine sockets exist.
+// Run. Its only I/O is checking which engine sockets exist and loading the
+// eBPF programs (see Options.NoBPF).
 func Add(eng *edgesec.Engine, o Options) (release func()) {
 	if o.HostRoot == "" {
 		o.HostRoot = "/"
@@ -111,9 +119,22 @@ func Add(eng *edgesec.Engine, o Options) (release func()) {
 		CustomChecks: baseline.CustomChecksFrom(eng.Config),
 	}, every))
 
-	// Host activity, triggered.
-	eng.AddCollector(process.New(process.Options{HostRoot: root, Logger: named(event.ProcessCreate), Resolver: containers}))
-	eng.AddCollector(connection.New(connection.Options{HostRoot: root, Logger: sinkOr(event.ConnectionCreate), Containers: containers}))
+	// Host activity, triggered: the eBPF kernel source when it loads
+	// (every process with its argv, every TCP connection however short,
+	// sensitive file and syscall activity), else the proc connector and
+	// sock_diag snapshots; connected UDP always from sock_diag.
+	k, kerr := kernel.New(kernel.Options{HostRoot: root, Logger: named("kernel"), Resolver: containers,
+		Connections: true, Activity: true, Disable: o.NoBPF})
+	if kerr == nil {
+		eng.AddCollector(k)
+	} else {
+		if o.NoBPF {
+			log.Info("eBPF kernel source disabled; using the proc connector and sock_diag", "collector", event.ProcessCreate)
+		}
+		eng.AddCollector(kernel.WithFallbackNotice(process.New(process.Options{HostRoot: root, Logger: named(event.ProcessCreate), Resolver: containers}), kerr))
+	}
+	eng.AddCollector(connection.New(connection.Options{HostRoot: root, Logger: sinkOr(event.ConnectionCreate), Containers: containers,
+		ExcludeTCP: kerr == nil}))
 	lo := login.Options{HostRoot: root, Logger: sinkOr(event.Login)}
 	if o.StateDir != "" {
 		lo.StateDir = filepath.Join(o.StateDir, "login")
@@ -121,6 +142,11 @@ func Add(eng *edgesec.Engine, o Options) (release func()) {
 	eng.AddCollector(login.New(lo))
 
 	return func() {
+		if k != nil {
+			if err := k.Close(); err != nil {
+				log.Debug("close eBPF kernel source", "err", err)
+			}
+		}
 		for _, e := range engines {
 			if err := e.Close(); err != nil {
 				log.Debug("close container engine", "runtime", e.Runtime(), "err", err)

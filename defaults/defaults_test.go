@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesec/edgesec"
+	"github.com/edgesec/edgesec/collector/kernel"
 	"github.com/edgesec/edgesec/defaults"
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/internal/containertest"
@@ -69,7 +70,8 @@ func collectors(t *testing.T, evs []line) []string {
 }
 
 func TestAddsTheStandardSet(t *testing.T) {
-	evs := snapshot(t, defaults.Options{NoContainers: true, StateDir: t.TempDir()})
+	// NoBPF: the process events come from the proc connector collector.
+	evs := snapshot(t, defaults.Options{NoContainers: true, StateDir: t.TempDir(), NoBPF: true})
 	require.Equal(t, []string{
 		event.ConnectedHardware, event.ConnectionCreate, event.DeploymentRecommendation, event.FirewallConfiguration,
 		event.Heartbeat, event.ListeningPorts, event.LocalUsers, event.Login, event.OSBaseline, event.ProcessCreate,
@@ -149,4 +151,19 @@ func TestNoContainerdTag(t *testing.T) {
 	require.NotContains(t, without, client)
 	require.NotContains(t, without, "google.golang.org/grpc\n")
 	require.True(t, strings.Contains(without, "github.com/edgesec/edgesec/collector/container/moby\n"), "Moby stays")
+}
+
+// Where the eBPF kernel source loads (root, BTF, CAP_BPF), it replaces the
+// proc connector collector; elsewhere the proc connector is used and says
+// why.
+func TestKernelSourceWhereItLoads(t *testing.T) {
+	k, err := kernel.New(kernel.Options{})
+	if err != nil {
+		t.Skipf("the eBPF kernel source does not load here: %v", err)
+	}
+	_ = k.Close()
+	names := collectors(t, snapshot(t, defaults.Options{NoContainers: true, StateDir: t.TempDir()}))
+	require.Contains(t, names, "KernelEvents")
+	require.NotContains(t, names, event.ProcessCreate)
+	require.Contains(t, names, event.ConnectionCreate, "UDP flows still come from sock_diag")
 }

@@ -38,7 +38,7 @@ func perModule(check func(m *Module) []Finding) func(d *Deployment) []Finding {
 
 // dangerousCaps are the capabilities that hand a container control of the
 // host (or of other containers).
-var dangerousCaps = []string{"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "SYS_RAWIO", "SYS_BOOT", "BPF", "MAC_ADMIN", "MAC_OVERRIDE"}
+var dangerousCaps = []string{"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "SYS_RAWIO", "SYS_BOOT", "BPF", "PERFMON", "MAC_ADMIN", "MAC_OVERRIDE"}
 
 // engineSockets are the container engine API sockets (and the IoT Edge
 // management socket, which can deploy modules).

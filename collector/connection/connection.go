@@ -50,6 +50,10 @@ type Options struct {
 	ReportExisting bool
 	// ExcludeUDP leaves out connected UDP sockets.
 	ExcludeUDP bool
+	// ExcludeTCP leaves out TCP connections, for a module that takes them
+	// from a source that sees every one (the eBPF kernel source,
+	// collector/kernel) and keeps this collector for UDP.
+	ExcludeTCP bool
 	// Containers, when set, names the containers of processes (ModuleName,
 	// ContainerName); without it only ContainerId is reported.
 	Containers collector.ContainerResolver
@@ -260,7 +264,10 @@ func (r *run) snapshot(ctx context.Context, baseline bool) ([]event.Event, error
 			r.conns = append(r.conns, *s)
 		}
 	}
-	tables := []sockdiag.Table{sockdiag.TCP4, sockdiag.TCP6}
+	var tables []sockdiag.Table
+	if !c.o.ExcludeTCP {
+		tables = append(tables, sockdiag.TCP4, sockdiag.TCP6)
+	}
 	if !c.o.ExcludeUDP {
 		tables = append(tables, sockdiag.UDP4, sockdiag.UDP6)
 	}
@@ -293,7 +300,7 @@ func (r *run) snapshot(ctx context.Context, baseline bool) ([]event.Event, error
 			}
 		}
 	}
-	if failed == len(tables) {
+	if failed == len(tables) && failed > 0 {
 		return nil, errors.Join(errs...)
 	}
 	c.snapshots.Add(1)

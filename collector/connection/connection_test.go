@@ -304,3 +304,24 @@ func TestConformance(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // open for a couple of snapshots
 	}))
 }
+
+// With ExcludeTCP (the eBPF source reports TCP) only the UDP flows are
+// reported.
+func TestConnectionsExcludeTCP(t *testing.T) {
+	ns := netnstest.New(t)
+	c := connection.New(connection.Options{NetNS: ns.Path, Interval: 20 * time.Millisecond, ExcludeTCP: true})
+	var want map[string]*event.ConnectionCreatePayload
+	udp := map[string]*event.ConnectionCreatePayload{}
+	got, rec := collect(t, c, 4, func() {
+		ns.Do(t, func() error { want = openConnections(t, ""); return nil })
+		for k, w := range want {
+			if w.Protocol == "UDP" {
+				udp[k] = w
+			}
+		}
+	})
+	require.Empty(t, rec.Errors())
+	require.NotEmpty(t, udp)
+	require.Len(t, want, len(openConnsCount("")), "TCP connections were opened too")
+	require.Equal(t, sortedKeys(udp), sortedKeys(got))
+}

@@ -101,6 +101,10 @@ Flags:
                      a file (appended), or off (default stderr). The alerts
                      are also sent as SecurityAlert and SecurityRecommendation
                      events.                                  [EDGESEC_ALERTS]
+  --no-bpf           use the proc connector and sock_diag snapshots even where
+                     the eBPF kernel source can load (it is used by default
+                     when the kernel has BTF and the module has CAP_BPF and
+                     CAP_PERFMON)                             [EDGESEC_NO_BPF=1]
   --once             run every periodic collector once, send, and exit:
                      a one-shot security snapshot of the host
   --version          print the version and exit
@@ -112,7 +116,7 @@ type options struct {
 	alerts                                             string
 	memoryLimit                                        string
 	releaseMemory                                      time.Duration
-	once, version                                      bool
+	once, version, noBPF                               bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -124,6 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		logLevel: envOr("EDGESEC_LOG_LEVEL", "info"),
 		mqtt:     os.Getenv("EDGESEC_MQTT_URL"),
 		alerts:   envOr("EDGESEC_ALERTS", "stderr"),
+		noBPF:    os.Getenv("EDGESEC_NO_BPF") == "1",
 
 		memoryLimit:   os.Getenv("EDGESEC_MEMORY_LIMIT"),
 		releaseMemory: defaultReleaseAfter,
@@ -148,6 +153,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.releaseMemory, "release-memory", o.releaseMemory, "")
 	fs.StringVar(&o.alerts, "alerts", o.alerts, "")
 	fs.BoolVar(&o.once, "once", false, "")
+	fs.BoolVar(&o.noBPF, "no-bpf", o.noBPF, "")
 	fs.BoolVar(&o.version, "version", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -321,6 +327,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// the engines' default socket paths.
 		MobySockets:       splitList(os.Getenv("EDGESEC_MOBY_SOCKETS")),
 		ContainerdSockets: splitList(os.Getenv("EDGESEC_CONTAINERD_SOCKETS")),
+		NoBPF:             o.noBPF,
 	})
 	defer release()
 
