@@ -369,12 +369,3 @@ func unwrap(raw json.RawMessage) (any, error) {
 	return v, nil
 }
 
-// suggestKey returns the known key that name differs from only in case.
-func suggestKey(name string) string {
-	for i := range keyTable {
-		if strings.EqualFold(keyTable[i].info.Name, name) {
-			return keyTable[i].info.Name
-		}
-	}
-	return ""
-}
