@@ -368,4 +368,3 @@ func unwrap(raw json.RawMessage) (any, error) {
 	}
 	return v, nil
 }
-
