@@ -39,6 +39,13 @@ type BuiltinOptions struct {
 	// less than this long before is its entrypoint, not a terminal shell
 	// (default 2 seconds).
 	ContainerGrace time.Duration
+	// TrustedPrograms are extra executable base names the kernel activity
+	// rules trust (with their children): to read sensitive files, to write
+	// below /etc and binary directories, to load BPF programs.
+	TrustedPrograms []string
+	// DropTTL is how long a file written in a container is remembered
+	// for ES_DropAndExecuteNewBinaryInContainer (default 1 hour).
+	DropTTL time.Duration
 	// SnapshotSettle is how long the parts of a split snapshot may take to
 	// arrive before it is evaluated (default 200 ms).
 	SnapshotSettle time.Duration
@@ -63,6 +70,9 @@ func (o *BuiltinOptions) defaults() {
 	if o.ContainerGrace <= 0 {
 		o.ContainerGrace = 2 * time.Second
 	}
+	if o.DropTTL <= 0 {
+		o.DropTTL = time.Hour
+	}
 	if o.SnapshotSettle <= 0 {
 		o.SnapshotSettle = 200 * time.Millisecond
 	}
@@ -80,6 +90,7 @@ func Builtin(o BuiltinOptions, maxEntities int) []Analyzer {
 		newLoginRules(o, maxEntities),
 		newSnapshotRules(o, maxEntities),
 		newPostureRules(o),
+		newKernelRules(o, maxEntities),
 	}
 }
 

@@ -45,12 +45,12 @@ var procRuleList = []Rule{
 		"Restart auditd, check its rules and find who stopped it.", pc, pt),
 	alertRule(RuleRemovalOfSystemLogs, "Removal of system logs files", event.AlertMedium, "ASC",
 		"System log files were removed or truncated.",
-		"rm, shred, unlink or truncate of a file under /var/log or /var/spool/mail, or of wtmp/btmp/lastlog, or cp /dev/null over one, not by logrotate",
-		"Find who removed the logs; forward logs off the device so they survive.", pc),
+		"rm, shred, unlink or truncate of a file under /var/log or /var/spool/mail, or of wtmp/btmp/lastlog, or cp /dev/null over one, not by logrotate; or, from the kernel (Falco: Clear Log Activities), an unlink, truncation (truncate(2), O_TRUNC, a shell's > redirection) or rename away of such a file by a program (or a child of one) other than logrotate, savelog, the log daemons (journald, rsyslogd, syslog-ng) and package managers",
+		"Find who removed the logs; forward logs off the device so they survive.", pc, ka),
 	alertRule(RuleClearHistoryFile, "Bash history cleared", event.AlertLow, "ASC",
 		"A shell history file was cleared.",
-		"rm, shred, unlink or truncate of a *_history file, ln -sf /dev/null or cp /dev/null over one, or history -c in a command line",
-		"Find who cleared the history and what else the session did.", pc),
+		"rm, shred, unlink or truncate of a *_history file, ln -sf /dev/null or cp /dev/null over one, or history -c in a command line; or, from the kernel, an unlink, truncation or rename away of a *_history file (the kernel source watches root's .bash_history and .ash_history by default)",
+		"Find who cleared the history and what else the session did.", pc, ka),
 	alertRule(RulePortForwarding, "Port forwarding detection", event.AlertHigh, "ASC",
 		"Port forwarding to another host was started.",
 		"ssh -L/-R/-D to a non-loopback host; socat TCP-LISTEN to TCP; iptables DNAT or --to-destination; sysctl net.ipv4.ip_forward=1; a tunnel tool (ngrok, frpc, chisel)",
@@ -139,6 +139,12 @@ func (r *procRules) Analyze(env *Env, ev *event.Event) {
 		for _, it := range ev.Payload {
 			if p, ok := it.(*event.ContainerInventoryPayload); ok {
 				r.inventory(env, p)
+			}
+		}
+	case ka:
+		for _, it := range ev.Payload {
+			if p, ok := it.(*event.KernelActivityPayload); ok {
+				r.kernelLog(env, p)
 			}
 		}
 	}
