@@ -273,8 +273,14 @@ var Start = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 
 // Flood returns the i-th event of a flood with a distinct entity in every
 // event: processes (a fork flood whose processes never terminate),
-// connections from distinct addresses and failed logins of distinct users.
+// connections from distinct addresses, failed logins of distinct users and
+// files written in distinct containers (KernelActivity).
 func Flood(i int) event.Event {
+	if i%8 == 7 {
+		return event.Must(event.KernelActivity, Start, &event.KernelActivityPayload{Action: event.ActivityOpenWrite,
+			Path: fmt.Sprintf("/usr/local/bin/x%d", i), ProcessID: 100000 + i, ParentProcessID: 99999 + i, Executable: "/bin/busybox",
+			UserID: "0", ExtraDetails: event.ExtraDetails{"ContainerId": fmt.Sprintf("%064x", i)}})
+	}
 	switch i % 4 {
 	case 0, 1:
 		return event.Must(event.ProcessCreate, Start, &event.ProcessCreatePayload{Executable: fmt.Sprintf("/tmp/x%d", i), ProcessID: 100000 + i,

@@ -43,6 +43,17 @@ func Corpus() []event.Event {
 		}
 		return event.Must(event.ConnectedHardware, at, items...)
 	}
+	ka := func(action, path, exe string, pid int, x event.ExtraDetails) event.Event {
+		p := &event.KernelActivityPayload{Action: action, Path: path, ProcessID: pid, ParentProcessID: 101, Executable: exe,
+			CommandLine: exe + " " + path, UserID: "0", ExtraDetails: x}
+		if action == event.ActivityRename || action == event.ActivitySymlink {
+			p.TargetPath = "/etc/ssh/sshd_config"
+		}
+		if action == event.ActivityPtrace {
+			p.TargetProcessID = 100
+		}
+		return event.Must(event.KernelActivity, t, p)
+	}
 	exit := 137
 	evs := []event.Event{
 		pc(100, 1, "/usr/sbin/sshd", "/usr/sbin/sshd -D", nx("Comm", "sshd")),
@@ -102,6 +113,19 @@ func Corpus() []event.Event {
 		event.Must(event.Heartbeat, t, &event.HeartbeatPayload{AgentVersion: "1"}),
 		event.Must(event.DiagnosticEvent, t, &event.DiagnosticPayload{Severity: event.DiagError, Message: "x"}),
 		event.NewCustom("VendorThing", event.Triggered, event.Security, t, event.Object{"k": "v"}),
+		ka(event.ActivityOpenRead, "/etc/shadow", "/usr/bin/cat", 120, nx("Comm", "cat")),
+		ka(event.ActivityOpenWrite, "/usr/local/bin/x", "/bin/busybox", 121, nx("ContainerId", cid, "ModuleName", "tempSensor")),
+		pc(122, 121, "/usr/local/bin/x", "/usr/local/bin/x", nx("ContainerId", cid, "ModuleName", "tempSensor")),
+		ka(event.ActivityRename, "/etc/sedX", "/usr/bin/sed", 123, nx()),
+		ka(event.ActivitySymlink, "/etc/shadow", "/usr/bin/ln", 124, nil),
+		ka(event.ActivityPtrace, "", "", 125, nx("Comm", "gdb")),
+		ka(event.ActivityExecMemfd, "/proc/self/fd/3", "/proc/self/fd/3", 126, nx()),
+		ka(event.ActivityPacketSocket, "", "/usr/sbin/tcpdump", 127, nx("ContainerId", cid)),
+		ka(event.ActivityModuleLoad, "", "/usr/sbin/insmod", 128, nx()),
+		ka(event.ActivityBPFLoad, "", "/usr/sbin/bpftool", 129, nx()),
+		ka(event.ActivityTruncate, "/var/log/auth.log", "/usr/bin/dash", 130, nx()),
+		ka(event.ActivityUnlink, "/root/.bash_history", "/usr/bin/rm", 108, nx()),
+		ka("unknown_action", "/etc/x", "/usr/bin/x", 131, nx()),
 	}
 	return evs
 }
