@@ -35,7 +35,7 @@ const ka = event.KernelActivity
 var kernelRuleList = []Rule{
 	alertRule(RuleReadSensitiveFile, "Read sensitive file untrusted", event.AlertHigh, "Falco",
 		"A sensitive file (password hashes, sudo rules, SSH keys, the IoT Edge identity) was opened for reading by a program that has no reason to (Falco: Read sensitive file untrusted).",
-		"open_read of /etc/shadow, /etc/gshadow, /etc/sudoers*, /etc/ssh/ssh_host_*, /root/.ssh/*, /home/*/.ssh/*, /etc/pam.d/*, /etc/aziot/* by a program (or a child of one) that is not a trusted reader: login and authentication (sshd, login, su, sudo, passwd, unix_chkpwd, systemd, cron, polkitd, ...), the SSH tools, package managers, the IoT Edge identity services, edgesec, and BuiltinOptions.TrustedPrograms",
+		"open_read of /etc/shadow, /etc/gshadow, /etc/sudoers*, /etc/ssh/ssh_host_*, /root/.ssh/*, /home/*/.ssh/*, /etc/pam.d/*, /etc/aziot/* by a program (or a child of one) that is not a trusted reader: login and authentication (sshd, login, su, sudo, passwd, unix_chkpwd, systemd, cron, polkitd, ...), the SSH tools, package managers, the IoT Edge identity services, edgesec (edgesec, securitymodule: its users and baseline collectors read /etc/shadow), and BuiltinOptions.TrustedPrograms",
 		"Find what read the file and why; if it is not a new legitimate tool, treat the secrets as stolen: change the passwords, regenerate the SSH and device keys.", ka),
 	alertRule(RuleWriteBelowEtc, "Write below etc", event.AlertMedium, "Falco",
 		"A file below /etc was written, created, renamed or removed by a program that is not a package manager or a known configuration tool (Falco: Write below etc).",
@@ -122,7 +122,7 @@ var (
 		"systemd-userdbd", "systemd-homed", "systemd-executor", "cron", "crond", "atd", "polkitd", "accounts-daemon", "gdm",
 		"lightdm", "sddm", "nscd", "sssd", "dbus-daemon", "ssh", "scp", "sftp", "sftp-server", "ssh-keygen", "ssh-add",
 		"ssh-agent", "ssh-keyscan", "aziot-identityd", "aziot-keyd", "aziot-certd", "aziot-tpmd", "aziot-edged", "aziotctl",
-		"iotedge", "edgesec"}
+		"iotedge", "edgesec", "securitymodule"}
 	// etcWriters change configuration below /etc for a living.
 	etcWriters = []string{"passwd", "chpasswd", "chage", "chsh", "chfn", "gpasswd", "useradd", "usermod", "userdel",
 		"groupadd", "groupmod", "groupdel", "pwconv", "grpconv", "vipw", "visudo", "systemd", "systemd-resolved",
@@ -130,10 +130,10 @@ var (
 		"systemd-firstboot", "systemd-hostnamed", "systemd-timedated", "systemd-localed", "hostnamectl", "timedatectl",
 		"localectl", "NetworkManager", "dhclient", "dhcpcd", "udhcpc", "resolvconf", "netplan", "cloud-init", "wpa_supplicant",
 		"chronyd", "ntpd", "aziot-identityd", "aziot-keyd", "aziot-certd", "aziot-tpmd", "aziot-edged", "aziotctl", "iotedge",
-		"dockerd", "containerd", "edgesec"}
+		"dockerd", "containerd", "edgesec", "securitymodule"}
 	// bpfLoaders load BPF programs for a living.
 	bpfLoaders = []string{"systemd", "runc", "crun", "containerd", "containerd-shim", "containerd-shim-runc-v", "dockerd",
-		"conmon", "podman", "kubelet", "cilium-agent", "edgesec"}
+		"conmon", "podman", "kubelet", "cilium-agent", "edgesec", "securitymodule"}
 	// moduleLoaders load modules at boot and on hotplug.
 	moduleLoaders = []string{"systemd-modules-load", "systemd-udevd", "udevd"}
 )
@@ -242,8 +242,12 @@ func lineage(env *Env, p *event.KernelActivityPayload) []string {
 // kernelName names the process of a KernelActivity item for a
 // description: its executable, else its comm.
 func kernelName(p *event.KernelActivityPayload) string {
-	if p.Executable == "" && p.ExtraDetails[keyComm] != "" {
-		return p.ExtraDetails[keyComm]
+	comm := p.ExtraDetails[keyComm]
+	switch {
+	case p.Executable == "" && comm != "":
+		return comm
+	case comm != "" && (strings.HasPrefix(p.Executable, "/proc/") || strings.HasPrefix(p.Executable, "/dev/fd/")):
+		return comm + " (" + p.Executable + ")" // busybox applets, fexecve
 	}
 	return orUnknown(p.Executable)
 }

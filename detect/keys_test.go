@@ -6,6 +6,7 @@ import (
 	"github.com/edgesec/edgesec/collector/connection"
 	"github.com/edgesec/edgesec/collector/firewall"
 	"github.com/edgesec/edgesec/collector/hardware"
+	"github.com/edgesec/edgesec/collector/kernel"
 	"github.com/edgesec/edgesec/collector/listening"
 	logincol "github.com/edgesec/edgesec/collector/login"
 	"github.com/edgesec/edgesec/collector/process"
@@ -27,6 +28,8 @@ func TestKeysMatchCollectors(t *testing.T) {
 		{keyMassStorage, hardware.KeyMassStorage}, {keyHID, hardware.KeyHID}, {keyVendorID, hardware.KeyVendorID}, {keyProductID, hardware.KeyProductID},
 		{keySerialNumber, hardware.KeySerialNumber}, {keyPort, hardware.KeyPort}, {keyProduct, hardware.KeyProduct},
 		{keyManufacturer, hardware.KeyManufacturer}, {keyKeyboard, hardware.KeyKeyboard},
+		{keyContainerID, kernel.KeyContainerID}, {keyModuleName, kernel.KeyModuleName}, {keyComm, kernel.KeyComm},
+		{keyParentExe, kernel.KeyParentExecutable}, {keyParentComm, kernel.KeyParentComm},
 	}
 	for _, p := range pairs {
 		if p[0] != p[1] {
