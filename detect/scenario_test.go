@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgesec/edgesec"
+	"github.com/edgesec/edgesec/collector/kernel"
 	"github.com/edgesec/edgesec/collector/process"
 	"github.com/edgesec/edgesec/detect"
 	"github.com/edgesec/edgesec/event"
@@ -224,7 +225,8 @@ func TestScenarios(t *testing.T) {
 }
 
 // TestBenignWorkload (opt-in: EDGESEC_BENIGN=seconds, root) runs the real
-// process collector, the engine and the detect stage while ordinary admin
+// process collector (the eBPF kernel source with its system call activity
+// when EDGESEC_BENIGN_KERNEL is set), the engine and the detect stage while ordinary admin
 // commands run, for the given number of seconds, and reports every alert
 // it sees — including those caused by whatever else runs on the host
 // (builds, test suites, containers). It fails on a High alert raised by
@@ -246,7 +248,16 @@ func TestBenignWorkload(t *testing.T) {
 	cfg := twinconfig.Default()
 	e := edgesec.New(edgesec.Options{AgentVersion: "test", Transport: discard{}, Config: &cfg, ConfigWait: -1, FirstMessageDelay: -1,
 		Stages: []stage.Stage{ds, rec.stage()}})
-	e.AddCollector(process.New(process.Options{Mode: process.ModeNetlink}))
+	if os.Getenv("EDGESEC_BENIGN_KERNEL") != "" {
+		kc, err := kernel.New(kernel.Options{Activity: true, Connections: true})
+		if err != nil {
+			t.Fatalf("EDGESEC_BENIGN_KERNEL: %v", err)
+		}
+		defer kc.Close()
+		e.AddCollector(kc)
+	} else {
+		e.AddCollector(process.New(process.Options{Mode: process.ModeNetlink}))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
