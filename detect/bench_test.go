@@ -154,3 +154,71 @@ func BenchmarkNoAnalysis(b *testing.B) {
 		b.ReportMetric(float64(b.N)/d.Seconds(), "events/cpu-s")
 	}
 }
+
+// benchKernelMix is a recorded-style mix of benign KernelActivity events
+// of a busy device (package upgrades, logins, log rotation, container
+// starts) with the ProcessCreate events of their programs.
+func benchKernelMix(n int) []event.Event {
+	type act struct{ action, path, target, exe, cmd, cid string }
+	cid := "4f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff"
+	acts := []act{
+		{event.ActivityOpenWrite, "/usr/bin/tar.dpkg-new", "", "/usr/bin/dpkg", "dpkg --unpack tar.deb", ""},
+		{event.ActivityRename, "/usr/bin/tar.dpkg-new", "/usr/bin/tar", "/usr/bin/dpkg", "dpkg --unpack tar.deb", ""},
+		{event.ActivityOpenRead, "/etc/shadow", "", "/usr/sbin/unix_chkpwd", "/usr/sbin/unix_chkpwd pi nullok", ""},
+		{event.ActivityOpenRead, "/etc/ssh/ssh_host_ed25519_key", "", "/usr/sbin/sshd", "sshd: pi [priv]", ""},
+		{event.ActivityTruncate, "/var/log/syslog", "", "/usr/sbin/logrotate", "/usr/sbin/logrotate /etc/logrotate.conf", ""},
+		{event.ActivityOpenWrite, "/etc/resolv.conf", "", "/usr/lib/systemd/systemd-resolved", "/usr/lib/systemd/systemd-resolved", ""},
+		{event.ActivityBPFLoad, "", "", "/usr/bin/runc", "runc init", ""},
+		{event.ActivityMemfdCreate, "runc_cloned:/proc/self/exe", "", "/usr/bin/runc", "runc init", cid},
+		{event.ActivityOpenWrite, "/tmp/app.state", "", "/opt/app/bin/app", "/opt/app/bin/app", cid},
+		{event.ActivityMount, "overlay", "/var/lib/docker/overlay2/x/merged", "/usr/bin/dockerd", "dockerd -H fd://", ""},
+	}
+	evs := make([]event.Event, 0, n)
+	for i := range n {
+		a := acts[i%len(acts)]
+		x := event.ExtraDetails{"Source": "ebpf", "Comm": base(a.exe)}
+		if a.cid != "" {
+			x["ContainerId"] = a.cid
+		}
+		if i%5 == 4 {
+			evs = append(evs, event.Must(event.ProcessCreate, t0, &event.ProcessCreatePayload{Executable: a.exe, ProcessID: 30000 + i,
+				ParentProcessID: 1, UserID: "0", CommandLine: a.cmd, ExtraDetails: x}))
+			continue
+		}
+		evs = append(evs, event.Must(event.KernelActivity, t0, &event.KernelActivityPayload{Action: a.action, Path: a.path, TargetPath: a.target,
+			ProcessID: 30000 + i, ParentProcessID: 1, Executable: a.exe, CommandLine: a.cmd, UserID: "0", ExtraDetails: x}))
+	}
+	return evs
+}
+
+// BenchmarkKernelActivity measures events per second through the
+// analysis (every built-in rule) for a benign KernelActivity mix, beside
+// BenchmarkStage's process mix.
+func BenchmarkKernelActivity(b *testing.B) {
+	s, err := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	evs := benchKernelMix(4096)
+	var alerts []string
+	emit := func(ev event.Event) {
+		for _, a := range alertsOf([]event.Event{ev}, "") {
+			alerts = append(alerts, a.AlertType+": "+a.Description)
+		}
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	for i := 0; i < b.N; i++ {
+		ev := evs[i%len(evs)]
+		_ = s.Process(ctx, &ev, emit)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	if d := cpuTime() - cpu0; d > 0 {
+		b.ReportMetric(float64(b.N)/d.Seconds(), "events/cpu-s")
+	}
+	for _, a := range alerts {
+		b.Fatalf("the benign kernel mix raised %s", a)
+	}
+}
