@@ -33,8 +33,8 @@ import (
 )
 
 var (
-	long     = flag.Bool("fault.long", false, "run the long form of the fault campaign (minutes per scenario)")
-	fleetN   = flag.Int("fleet.n", 10, "engine instances in TestFleet")
+	long      = flag.Bool("fault.long", false, "run the long form of the fault campaign (minutes per scenario)")
+	fleetN    = flag.Int("fleet.n", 10, "engine instances in TestFleet")
 	moduleBin string
 )
 
