@@ -293,15 +293,15 @@ func (s *subscriber) firstArrivalAfter(t time.Time) (time.Time, bool) {
 }
 
 // waitAll waits until every marker in want is delivered, or until
-// deliveries stop changing for quiet (once a backlog drains, and
-// statistics have been sent), or timeout.
+// deliveries (once some arrived) stop changing for quiet (a backlog
+// drains in one stream), or timeout.
 func (s *subscriber) waitAll(want []string, timeout time.Duration) counts {
 	const quiet = 15 * time.Second
 	deadline := time.Now().Add(timeout)
 	last, since := -1, time.Now()
 	for {
 		c := s.count(want)
-		if len(c.missing) == 0 || time.Now().After(deadline) || time.Since(since) > quiet {
+		if len(c.missing) == 0 || time.Now().After(deadline) || (c.delivered > 0 && time.Since(since) > quiet) {
 			return c
 		}
 		if c.delivered != last {
