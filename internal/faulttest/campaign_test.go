@@ -63,8 +63,8 @@ func checkDelivered(t *testing.T, what string, c counts, want []string, dropped 
 			run = 0
 		}
 	}
-	t.Logf("%s: produced %d, delivered %d, missing %d (longest run %d), drops counted %d, messages %d, duplicate messages %d",
-		what, len(want), c.delivered, len(c.missing), longest, dropped, c.messages, c.duplicates)
+	t.Logf("%s: produced %d, delivered %d, missing %d (longest run %d), drops counted %d, /bin/true reported without its command line %d, messages %d, duplicate messages %d",
+		what, len(want), c.delivered, len(c.missing), longest, dropped, c.unmarked, c.messages, c.duplicates)
 	if longest >= maxRun {
 		t.Errorf("%s: %d consecutive processes never delivered: a message was lost (first missing: %v)", what, longest, head(c.missing, 5))
 	}
@@ -286,6 +286,11 @@ func TestSlowBroker(t *testing.T) {
 			p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", m.Port))
 			p.set(tc.mode, tc.delay)
 			mod := startModule(t, m, moduleOpts{broker: "mqtts://localhost:" + strconv.Itoa(p.port())})
+			// Nothing is delivered yet: wait for the process collector
+			// instead.
+			if !mod.waitLog("process events from", time.Minute) {
+				t.Fatalf("the process collector did not start: %s", mod.log.String())
+			}
 			ctx, stop := context.WithCancel(context.Background())
 			defer stop()
 			d0 := sub.droppedNow()
@@ -528,8 +533,8 @@ func TestExecFlood(t *testing.T) {
 		last = c.delivered
 	}
 	dropped := c.dropped - droppedBefore
-	t.Logf("exec flood: %d processes in %v (%.0f/s), %d delivered (%.2f%%), %d missing, drops counted in DroppedEventsStatistics %d",
-		len(want), dur, rate, c.delivered, 100*float64(c.delivered)/float64(len(want)), len(c.missing), dropped)
+	t.Logf("exec flood: %d processes in %v (%.0f/s), %d delivered (%.2f%%), %d missing (%v), drops counted in DroppedEventsStatistics %d, /bin/true without its command line %d",
+		len(want), dur, rate, c.delivered, 100*float64(c.delivered)/float64(len(want)), len(c.missing), head(c.missing, 5), dropped, c.unmarked)
 	if int64(len(c.missing)) > dropped {
 		t.Errorf("exec flood: %d processes lost but only %d drops counted: %d lost silently",
 			len(c.missing), dropped, int64(len(c.missing))-dropped)

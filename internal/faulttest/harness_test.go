@@ -110,6 +110,7 @@ type subscriber struct {
 	eventIn  map[string]string // event id → message key
 	dropped  int64             // sum of every DroppedEventsStatistics drop counter
 	badEvent int               // an event id received in two different messages
+	unmarked int               // ProcessCreate of /bin/true reported without a marker (command line unread)
 	arrivals []time.Time
 	agents   map[string]int
 	byTopic  map[string]int
@@ -163,13 +164,6 @@ func (s *subscriber) add(topic string, body []byte) {
 	s.bytes += int64(len(body))
 	s.byTopic[topic]++
 	s.arrivals = append(s.arrivals, time.Now())
-	if os.Getenv("FAULT_DEBUG") != "" {
-		var names []string
-		for _, e := range env.Events {
-			names = append(names, e.Name)
-		}
-		fmt.Fprintf(os.Stderr, "DEBUG %s %d %v %v\n", topic, len(body), err, names)
-	}
 	if err != nil {
 		return
 	}
@@ -196,6 +190,9 @@ func (s *subscriber) add(topic string, body []byte) {
 		case "ProcessCreate":
 			for _, p := range e.Payload {
 				cl, _ := p["CommandLine"].(string)
+				if exe, _ := p["Executable"].(string); strings.HasSuffix(exe, "/true") && !markerRE.MatchString(cl) {
+					s.unmarked++
+				}
 				for _, mk := range markerRE.FindAllString(cl, -1) {
 					s.first[mk]++
 					if _, ok := s.msgOf[mk]; !ok {
@@ -240,6 +237,7 @@ func dropCount(p map[string]any) int64 {
 
 type counts struct {
 	messages, duplicates, badEvents int
+	unmarked                        int
 	dropped                         int64
 	missing                         []string
 	multi                           []string // markers in two different messages
@@ -250,7 +248,7 @@ type counts struct {
 func (s *subscriber) count(want []string) counts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := counts{messages: s.messages, badEvents: s.badEvent, dropped: s.dropped}
+	c := counts{messages: s.messages, badEvents: s.badEvent, dropped: s.dropped, unmarked: s.unmarked}
 	for _, n := range s.msgSeen {
 		c.duplicates += n - 1
 	}
@@ -464,6 +462,16 @@ func (mod *module) stop() {
 		<-mod.exited
 	}
 	mod.stopWatch()
+}
+
+// waitLog waits until the module logs a line containing sub.
+func (mod *module) waitLog(sub string, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if strings.Contains(mod.log.String(), sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // logLines returns the module's log lines containing any of subs.
