@@ -108,7 +108,7 @@ func TestBrokerDown(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	m.Restart(down)
 	back := time.Now()
-	time.Sleep(5 * time.Second)
+	time.Sleep(3 * time.Second)
 	stop()
 	c := sub.waitAll(l.list(), 3*time.Minute)
 	checkDelivered(t, fmt.Sprintf("broker down %v", down), c, l.list(), sub.droppedNow()-d0)
@@ -295,7 +295,7 @@ func TestSlowBroker(t *testing.T) {
 			defer stop()
 			d0 := sub.droppedNow()
 			l := execSteady(ctx, "slow"+strings.ReplaceAll(tc.name, "-", ""), 20)
-			time.Sleep(shortLong(12*time.Second, 3*time.Minute))
+			time.Sleep(shortLong(8*time.Second, 3*time.Minute))
 			stop()
 			delivered := sub.count(l.list()).delivered
 			t.Logf("%s: %d of %d processes delivered while the broker was slow", tc.name, delivered, len(l.list()))

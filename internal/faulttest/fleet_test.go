@@ -155,7 +155,7 @@ func TestFleet(t *testing.T) {
 	restartAt := time.Now()
 	m.Restart(5 * time.Second)
 	returnAt := time.Now()
-	time.Sleep(shortLong(20*time.Second, 30*time.Second))
+	time.Sleep(shortLong(15*time.Second, 30*time.Second))
 	p.dropEvery.Store(0)
 	time.Sleep(shortLong(5*time.Second, 30*time.Second))
 	for _, g := range gens {
