@@ -291,22 +291,21 @@ func (s *subscriber) firstArrivalAfter(t time.Time) (time.Time, bool) {
 }
 
 // waitAll waits until every marker in want is delivered, or until
-// deliveries (once some arrived) stop changing for quiet (a backlog
-// drains in one stream), or timeout.
+// deliveries, once they started moving during this wait, stop changing
+// for quiet (a backlog drains in one stream), or timeout.
 func (s *subscriber) waitAll(want []string, timeout time.Duration) counts {
 	const quiet = 15 * time.Second
 	deadline := time.Now().Add(timeout)
-	last, since := -1, time.Now()
-	for {
-		c := s.count(want)
-		if len(c.missing) == 0 || time.Now().After(deadline) || (c.delivered > 0 && time.Since(since) > quiet) {
-			return c
-		}
-		if c.delivered != last {
-			last, since = c.delivered, time.Now()
-		}
+	c := s.count(want)
+	last, since, moved := c.delivered, time.Now(), false
+	for len(c.missing) > 0 && time.Now().Before(deadline) && !(moved && time.Since(since) > quiet) {
 		time.Sleep(250 * time.Millisecond)
+		c = s.count(want)
+		if c.delivered != last {
+			last, since, moved = c.delivered, time.Now(), true
+		}
 	}
+	return c
 }
 
 func (s *subscriber) droppedNow() int64 {
