@@ -111,7 +111,7 @@ type subscriber struct {
 	dropped  int64             // sum of every DroppedEventsStatistics drop counter
 	badEvent int               // an event id received in two different messages
 	unmarked int               // ProcessCreate reported without its command line (EnrichmentError, or /bin/true without a marker)
-	arrivals []time.Time
+	arrivals []time.Time // when each message (not a duplicate) arrived
 	agents   map[string]int
 	byTopic  map[string]int
 	perInst  map[string]map[string]bool // fleet: instance → markers
@@ -163,7 +163,6 @@ func (s *subscriber) add(topic string, body []byte) {
 	s.messages++
 	s.bytes += int64(len(body))
 	s.byTopic[topic]++
-	s.arrivals = append(s.arrivals, time.Now())
 	if err != nil {
 		return
 	}
@@ -177,6 +176,7 @@ func (s *subscriber) add(topic string, body []byte) {
 	if s.msgSeen[key] > 1 {
 		return // the same message again: an at-least-once duplicate
 	}
+	s.arrivals = append(s.arrivals, time.Now()) // first copies only
 	for _, e := range env.Events {
 		if prev, ok := s.eventIn[e.ID]; ok && prev != key {
 			s.badEvent++
