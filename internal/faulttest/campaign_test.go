@@ -490,10 +490,20 @@ func TestExecFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	const script = `i=0; while [ -e "$1" ]; do /bin/true "$2-$i"; i=$((i+1)); done; echo $i > "$3"`
+	// The shell is a copy named after this run, so that a process it
+	// started is known as ours even when reported without a command line.
+	sh := filepath.Join(dir, "fm"+runID)
+	shBin, err := os.ReadFile("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sh, shBin, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	loops := []string{"floodA", "floodB"}
 	var cmds []*exec.Cmd
 	for _, name := range loops {
-		c := exec.Command("/bin/sh", "-c", script, "sh", flag, "FM"+runID+"-"+name, filepath.Join(dir, name))
+		c := exec.Command(sh, "-c", script, "sh", flag, "FM"+runID+"-"+name, filepath.Join(dir, name))
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}

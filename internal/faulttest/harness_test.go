@@ -110,7 +110,7 @@ type subscriber struct {
 	eventIn  map[string]string // event id → message key
 	dropped  int64             // sum of every DroppedEventsStatistics drop counter
 	badEvent int               // an event id received in two different messages
-	unmarked int               // ProcessCreate reported without its command line (EnrichmentError, or /bin/true without a marker)
+	unmarked int               // ProcessCreate of ours reported without its command line (EnrichmentError)
 	arrivals []time.Time // when each message (not a duplicate) arrived
 	agents   map[string]int
 	byTopic  map[string]int
@@ -193,9 +193,13 @@ func (s *subscriber) add(topic string, body []byte) {
 				// A process that exited before /proc was read is reported
 				// without its command line, marked EnrichmentError: not
 				// lost, but its marker cannot be seen.
+				// Only processes this test started count: their parent is
+				// the test binary or the flood's shell (a copy named
+				// fm<runID>); other processes on the host exit early too.
 				ed, _ := p["ExtraDetails"].(map[string]any)
-				exe, _ := p["Executable"].(string)
-				if _, partial := ed["EnrichmentError"]; !markerRE.MatchString(cl) && (partial || strings.HasSuffix(exe, "/true")) {
+				parent, _ := ed["ParentExecutable"].(string)
+				ours := strings.HasSuffix(parent, "/faulttest.test") || strings.HasSuffix(parent, "/fm"+runID)
+				if _, partial := ed["EnrichmentError"]; partial && ours && !markerRE.MatchString(cl) {
 					s.unmarked++
 				}
 				for _, mk := range markerRE.FindAllString(cl, -1) {
