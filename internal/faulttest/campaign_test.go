@@ -113,7 +113,13 @@ func TestBrokerDown(t *testing.T) {
 	c := sub.waitAll(l.list(), 3*time.Minute)
 	checkDelivered(t, fmt.Sprintf("broker down %v", down), c, l.list(), sub.accountedNow()-d0)
 	if first, ok := sub.firstArrivalAfter(back); ok {
-		t.Logf("broker down %v: first delivery %.1f s after the broker's return", down, first.Sub(back).Seconds())
+		d := first.Sub(back)
+		t.Logf("broker down %v: first delivery %.1f s after the broker's return", down, d.Seconds())
+		// The reconnection backoff is capped at 60 s, plus a connection
+		// and a send on a loaded machine.
+		if d > 90*time.Second {
+			t.Errorf("broker down %v: first delivery %v after the broker's return (bound 90 s: backoff cap 60 s)", down, d)
+		}
 	} else {
 		t.Errorf("nothing delivered after the broker's return")
 	}
