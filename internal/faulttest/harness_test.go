@@ -115,12 +115,14 @@ type subscriber struct {
 	agents   map[string]int
 	byTopic  map[string]int
 	perInst  map[string]map[string]bool // fleet: instance → markers
+	names    map[string]int             // events by name
 }
 
 func newSubscriber(t *testing.T, m *mqtttest.Mosquitto, topic string) *subscriber {
 	t.Helper()
 	s := &subscriber{first: map[string]int{}, msgOf: map[string]string{}, msgSeen: map[string]int{},
-		eventIn: map[string]string{}, agents: map[string]int{}, byTopic: map[string]int{}, perInst: map[string]map[string]bool{}}
+		eventIn: map[string]string{}, agents: map[string]int{}, byTopic: map[string]int{}, perInst: map[string]map[string]bool{},
+		names: map[string]int{}}
 	pem, err := os.ReadFile(m.CAFile)
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +184,7 @@ func (s *subscriber) add(topic string, body []byte) {
 			s.badEvent++
 		}
 		s.eventIn[e.ID] = key
+		s.names[e.Name]++
 		switch e.Name {
 		case "DroppedEventsStatistics":
 			for _, p := range e.Payload {
@@ -273,6 +276,12 @@ func (s *subscriber) count(want []string) counts {
 		}
 	}
 	return c
+}
+
+func (s *subscriber) events(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.names[name]
 }
 
 func (s *subscriber) has(mk string) bool {
