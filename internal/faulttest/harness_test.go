@@ -111,7 +111,7 @@ type subscriber struct {
 	dropped  int64             // sum of every DroppedEventsStatistics drop counter
 	badEvent int               // an event id received in two different messages
 	unmarked int               // ProcessCreate of ours reported without its command line (EnrichmentError)
-	arrivals []time.Time // when each message (not a duplicate) arrived
+	arrivals []time.Time       // when each message (not a duplicate) arrived
 	agents   map[string]int
 	byTopic  map[string]int
 	perInst  map[string]map[string]bool // fleet: instance → markers
