@@ -292,10 +292,10 @@ func TestSlowBroker(t *testing.T) {
 			p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", m.Port))
 			p.set(tc.mode, tc.delay)
 			mod := startModule(t, m, moduleOpts{broker: "mqtts://localhost:" + strconv.Itoa(p.port())})
-			// Nothing is delivered yet: wait for the process collector
-			// instead.
-			if !mod.waitLog("process events from", time.Minute) {
-				t.Fatalf("the process collector did not start: %s", mod.log.String())
+			// Nothing can be delivered yet: wait for the process events'
+			// source (eBPF, else the proc connector) to say it started.
+			if !mod.waitLog("events from", time.Minute) {
+				t.Fatalf("the process collector did not start: %s", tail(mod.log.String(), 3000))
 			}
 			ctx, stop := context.WithCancel(context.Background())
 			defer stop()
