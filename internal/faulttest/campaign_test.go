@@ -110,6 +110,7 @@ func TestBrokerDown(t *testing.T) {
 	back := time.Now()
 	time.Sleep(3 * time.Second)
 	stop()
+	l.wait()
 	c := sub.waitAll(l.list(), 3*time.Minute)
 	checkDelivered(t, fmt.Sprintf("broker down %v", down), c, l.list(), sub.accountedNow()-d0)
 	if first, ok := sub.firstArrivalAfter(back); ok {
@@ -165,6 +166,7 @@ func TestKill9(t *testing.T) {
 			killedAt := time.Now()
 			mod.kill9()
 			stop()
+			l.wait()
 			if brokerDown {
 				m.Restart(0)
 			}
@@ -213,6 +215,7 @@ func TestDiskFull(t *testing.T) {
 	observe := shortLong(10*time.Second, 60*time.Second)
 	time.Sleep(observe)
 	stop()
+	l.wait()
 	window := sub.messagesNow() - msgsBefore
 	c := sub.count(l.list())
 	t.Logf("disk full: %d processes while full, %d delivered, %d messages in the %v after the broker's return, %d duplicate messages, drops counted %d",
@@ -303,6 +306,7 @@ func TestSlowBroker(t *testing.T) {
 			l := execSteady(ctx, "slow"+strings.ReplaceAll(tc.name, "-", ""), 20)
 			time.Sleep(shortLong(8*time.Second, 3*time.Minute))
 			stop()
+			l.wait()
 			delivered := sub.count(l.list()).delivered
 			t.Logf("%s: %d of %d processes delivered while the broker was slow", tc.name, delivered, len(l.list()))
 			p.set(modePass, 0)

@@ -533,10 +533,14 @@ func (s *syncBuffer) String() string {
 // Load: processes with a unique marker in their command line.
 
 type load struct {
+	done    chan struct{}
 	mu      sync.Mutex
 	markers []string
 	at      []time.Time
 }
+
+// wait waits for the load's goroutine to end (after its ctx is done).
+func (l *load) wait() { <-l.done }
 
 func (l *load) list() []string {
 	l.mu.Lock()
@@ -563,8 +567,9 @@ func marker(scenario string, i int) string {
 
 // execSteady runs /bin/true MARKER at rate per second until ctx ends.
 func execSteady(ctx context.Context, scenario string, rate int) *load {
-	l := &load{}
+	l := &load{done: make(chan struct{})}
 	go func() {
+		defer close(l.done)
 		tk := time.NewTicker(time.Second / time.Duration(rate))
 		defer tk.Stop()
 		for i := 0; ; i++ {
