@@ -1,6 +1,8 @@
 package schemas
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -510,21 +512,30 @@ func TestFS(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	// The official files are byte-identical to the shared copy, when it is
-	// around.
-	const shared = "../../shared/asc-schemas"
-	if _, err := os.Stat(shared); err == nil {
-		ents, _ := fs.Glob(FS(), "asc/*/*.json")
-		for _, p := range ents {
-			want, err := os.ReadFile(filepath.Join(shared, "security_message", strings.TrimPrefix(p, "asc/")))
-			if err != nil {
-				t.Error(err)
-				continue
-			}
-			got, _ := fs.ReadFile(FS(), p)
-			if string(got) != string(want) {
-				t.Errorf("%s differs from the official copy", p)
-			}
+	// The official files are unchanged: byte-identical to the published
+	// files, whose SHA-256 sums testdata/asc.sha256 records (taken when they
+	// were embedded, as SOURCE.md describes).
+	sums, err := os.ReadFile("testdata/asc.sha256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
+		sum, name, ok := strings.Cut(l, "  ")
+		if !ok {
+			t.Fatalf("testdata/asc.sha256: bad line %q", l)
+		}
+		want["asc/"+name] = sum
+	}
+	ents, _ := fs.Glob(FS(), "asc/*/*.json")
+	if len(ents) != len(want) {
+		t.Errorf("%d official files embedded, %d recorded", len(ents), len(want))
+	}
+	for _, p := range ents {
+		got, _ := fs.ReadFile(FS(), p)
+		sum := sha256.Sum256(got)
+		if hex.EncodeToString(sum[:]) != want[p] {
+			t.Errorf("%s differs from the official file", p)
 		}
 	}
 }
