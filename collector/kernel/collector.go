@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/evqueue"
 	"github.com/edgesec/edgesec/internal/procfs"
 )
 
@@ -295,7 +296,7 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 	if err != nil {
 		return fmt.Errorf("kernel: ring buffer reader: %w", err)
 	}
-	out := newOutbox(c.opts.QueueSize)
+	out := evqueue.New(c.opts.QueueSize)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -311,7 +312,7 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 	e.close()
 	wg.Wait()
 	// Events still queued when ctx ended were not handed over: count them.
-	if n := len(out.take()); n > 0 {
+	if n := len(out.Take()); n > 0 {
 		c.dropped.Add(uint64(n))
 	}
 	return nil
@@ -364,7 +365,7 @@ const maxBatch = 128
 
 // emitLoop hands queued events to the sink and reports losses until ctx
 // is done.
-func (c *Collector) emitLoop(ctx context.Context, sink collector.Sink, out *outbox) {
+func (c *Collector) emitLoop(ctx context.Context, sink collector.Sink, out *evqueue.Queue) {
 	tick := time.NewTicker(c.opts.ReportEvery)
 	defer tick.Stop()
 	var last uint64
@@ -372,8 +373,8 @@ func (c *Collector) emitLoop(ctx context.Context, sink collector.Sink, out *outb
 		select {
 		case <-ctx.Done():
 			return
-		case <-out.ready:
-			if evs := out.take(); len(evs) > 0 {
+		case <-out.Ready():
+			if evs := out.Take(); len(evs) > 0 {
 				if err := sink.Emit(ctx, evs...); err != nil && ctx.Err() == nil {
 					c.emitE.Add(uint64(len(evs)))
 				}
@@ -388,47 +389,6 @@ func (c *Collector) emitLoop(ctx context.Context, sink collector.Sink, out *outb
 			}
 		}
 	}
-}
-
-// outbox is the bounded queue of events between the reader and the
-// emitter. The emitter is woken when the queue goes from empty to
-// non-empty.
-type outbox struct {
-	mu    sync.Mutex
-	evs   []event.Event
-	max   int
-	ready chan struct{} // capacity 1
-}
-
-func newOutbox(max int) *outbox {
-	return &outbox{max: max, ready: make(chan struct{}, 1)}
-}
-
-// put queues (copies of) evs and returns how many did not fit.
-func (o *outbox) put(evs []event.Event) (dropped int) {
-	o.mu.Lock()
-	was := len(o.evs)
-	n := min(len(evs), o.max-was)
-	if n > 0 {
-		o.evs = append(o.evs, evs[:n]...)
-	}
-	o.mu.Unlock()
-	if was == 0 && n > 0 {
-		select {
-		case o.ready <- struct{}{}:
-		default:
-		}
-	}
-	return len(evs) - n
-}
-
-// take returns the queued events; they belong to the caller.
-func (o *outbox) take() []event.Event {
-	o.mu.Lock()
-	evs := o.evs
-	o.evs = nil
-	o.mu.Unlock()
-	return evs
 }
 
 // ProgramStats is what the kernel measured of one BPF program: how often

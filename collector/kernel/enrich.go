@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/evqueue"
 	"github.com/edgesec/edgesec/internal/procfs"
 )
 
@@ -112,7 +113,7 @@ const (
 type enricher struct {
 	c       *Collector
 	ctx     context.Context
-	out     *outbox
+	out     *evqueue.Queue
 	live    *table
 	cgroups map[uint64]*containerInfo // by cgroup id; nil value: the host
 	exes    map[string]string         // executable path → symlinks resolved
@@ -121,7 +122,7 @@ type enricher struct {
 	batch   []event.Event
 }
 
-func newEnricher(c *Collector, ctx context.Context, out *outbox) *enricher {
+func newEnricher(c *Collector, ctx context.Context, out *evqueue.Queue) *enricher {
 	e := &enricher{c: c, ctx: ctx, out: out, live: newTable(c.opts.MaxTracked),
 		cgroups: make(map[uint64]*containerInfo), exes: make(map[string]string),
 		rd: procfs.NewReader(c.opts.HostRoot), batch: make([]event.Event, 0, maxBatch)}
@@ -147,7 +148,7 @@ func (e *enricher) flush() {
 	if len(e.batch) == 0 {
 		return
 	}
-	if d := e.out.put(e.batch); d > 0 {
+	if d := e.out.Put(e.batch); d > 0 {
 		e.c.dropped.Add(uint64(d))
 	}
 	clear(e.batch)
@@ -349,12 +350,12 @@ func attribute(d event.ExtraDetails, ci *containerInfo) {
 func (e *enricher) exit(r *record) {
 	pid := int(r.TGID)
 	info := e.live.remove(pid)
-	status, sig, core := decodeWaitStatus(r.Code)
+	status, sig, core := procfs.DecodeWaitStatus(r.Code)
 	item := &event.ProcessTerminatePayload{ProcessID: pid, ExitStatus: status,
 		ExtraDetails: event.ExtraDetails{KeySource: sourceName, KeyComm: r.Comm}}
 	d := item.ExtraDetails
 	if sig != 0 {
-		d[KeySignal] = signalName(sig)
+		d[KeySignal] = procfs.SignalName(sig)
 	}
 	if core {
 		d[KeyCoreDumped] = "true"
@@ -433,24 +434,3 @@ func (e *enricher) conn(r *record) {
 // isLoopback reports a loopback address, or an unspecified one (a
 // connection to 0.0.0.0 reaches the host itself).
 func isLoopback(a netip.Addr) bool { return a.IsLoopback() || a.IsUnspecified() }
-
-// decodeWaitStatus turns a wait(2) status into the shell's exit status:
-// the exit code, or 128+signal for a process killed by a signal.
-func decodeWaitStatus(ws uint32) (status int, sig unix.Signal, core bool) {
-	w := unix.WaitStatus(ws)
-	switch {
-	case w.Exited():
-		return w.ExitStatus(), 0, false
-	case w.Signaled():
-		return 128 + int(w.Signal()), w.Signal(), w.CoreDump()
-	}
-	return int(ws), 0, false
-}
-
-// signalName returns "SIGKILL" for 9, or the number for unnamed signals.
-func signalName(s unix.Signal) string {
-	if n := unix.SignalName(s); n != "" {
-		return n
-	}
-	return strconv.Itoa(int(s))
-}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/evqueue"
 	"github.com/edgesec/edgesec/internal/procfs"
 	"github.com/edgesec/edgesec/schemas"
 )
@@ -44,9 +45,9 @@ func TestParseFixtures(t *testing.T) {
 	require.NoError(t, parseRecord(fixture(t, "exit_signal"), &r))
 	assert.EqualValues(t, recExit, r.Type)
 	assert.Equal(t, "sh", r.Comm)
-	status, sig, core := decodeWaitStatus(r.Code)
+	status, sig, core := procfs.DecodeWaitStatus(r.Code)
 	assert.Equal(t, 137, status)
-	assert.Equal(t, "SIGKILL", signalName(sig))
+	assert.Equal(t, "SIGKILL", procfs.SignalName(sig))
 	assert.False(t, core)
 
 	require.NoError(t, parseRecord(fixture(t, "fork"), &r))
@@ -139,7 +140,7 @@ func FuzzParseRecord(f *testing.F) {
 func testEnricher(t testing.TB, opts Options) *enricher {
 	opts = opts.withDefaults()
 	c := &Collector{opts: opts, l: &loaded{}, users: procfs.NewUserCache(opts.HostRoot, 0)}
-	e := newEnricher(c, context.Background(), newOutbox(opts.QueueSize))
+	e := newEnricher(c, context.Background(), evqueue.New(opts.QueueSize))
 	t.Cleanup(e.close)
 	return e
 }

@@ -13,6 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/edgesec/edgesec/collector/collectortest"
+	"github.com/edgesec/edgesec/internal/evqueue"
+	"github.com/edgesec/edgesec/internal/procfs"
 )
 
 // procMsg builds one netlink datagram carrying a proc_event, laid out as
@@ -111,13 +113,13 @@ func TestDecodeWaitStatus(t *testing.T) {
 		{15, 143, unix.SIGTERM, false},
 		{11 | 0x80, 139, unix.SIGSEGV, true},
 	} {
-		status, sig, core := decodeWaitStatus(c.ws)
+		status, sig, core := procfs.DecodeWaitStatus(c.ws)
 		assert.Equal(t, c.status, status, "%#x", c.ws)
 		assert.Equal(t, c.sig, sig)
 		assert.Equal(t, c.core, core)
 	}
-	assert.Equal(t, "SIGKILL", signalName(unix.SIGKILL))
-	assert.Equal(t, "50", signalName(50))
+	assert.Equal(t, "SIGKILL", procfs.SignalName(unix.SIGKILL))
+	assert.Equal(t, "50", procfs.SignalName(50))
 }
 
 func TestLRUBounded(t *testing.T) {
@@ -163,7 +165,7 @@ func BenchmarkEventPath(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			c := New(Options{})
-			out := newOutbox(DefaultQueueSize)
+			out := evqueue.New(DefaultQueueSize)
 			e := c.newEnricher(context.Background(), out)
 			defer e.close()
 			h := &dgramHandler{c: c, e: e, evs: make([]rawEvent, 0, 64)}
@@ -182,7 +184,7 @@ func BenchmarkEventPath(b *testing.B) {
 				e.flush()
 				n++
 				if n%64 == 0 {
-					_ = out.take()
+					_ = out.Take()
 				}
 			}
 			if bc.dgram != nil {

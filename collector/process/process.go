@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/evqueue"
 	"github.com/edgesec/edgesec/internal/procfs"
 )
 
@@ -310,7 +311,7 @@ func (c *Collector) emit(ctx context.Context, sink collector.Sink, evs []event.E
 // never given back to the runtime (it ends with the goroutine), whose
 // scheduling is raised as Options.ReaderScheduling says.
 func (c *Collector) runNetlink(ctx context.Context, sink collector.Sink, sock *connSocket) error {
-	out := newOutbox(c.opts.QueueSize)
+	out := evqueue.New(c.opts.QueueSize)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -347,54 +348,6 @@ func (c *Collector) runNetlink(ctx context.Context, sink collector.Sink, sock *c
 	return nil
 }
 
-// outbox is the bounded queue of events between the reader and the
-// emitter. The reader appends whole batches; the emitter takes everything
-// queued at once. The emitter is woken only when the queue goes from empty
-// to non-empty.
-type outbox struct {
-	mu    sync.Mutex
-	evs   []event.Event
-	max   int
-	ready chan struct{} // capacity 1
-}
-
-func newOutbox(max int) *outbox {
-	return &outbox{max: max, ready: make(chan struct{}, 1)}
-}
-
-// put queues evs (copying them) and returns how many did not fit.
-func (o *outbox) put(evs []event.Event) (dropped int) {
-	if len(evs) == 0 {
-		return 0
-	}
-	o.mu.Lock()
-	was := len(o.evs)
-	n := min(len(evs), o.max-was)
-	if n > 0 {
-		if o.evs == nil {
-			o.evs = make([]event.Event, 0, min(o.max, max(n, 16)))
-		}
-		o.evs = append(o.evs, evs[:n]...)
-	}
-	o.mu.Unlock()
-	if was == 0 && n > 0 {
-		select {
-		case o.ready <- struct{}{}:
-		default:
-		}
-	}
-	return len(evs) - n
-}
-
-// take returns the queued events; they belong to the caller.
-func (o *outbox) take() []event.Event {
-	o.mu.Lock()
-	evs := o.evs
-	o.evs = nil
-	o.mu.Unlock()
-	return evs
-}
-
 // ErrReaderPriority is reported (once per Run) when the reader's thread
 // could not be given a higher priority than the other threads.
 var ErrReaderPriority = errors.New("process: the proc connector reader runs at normal priority (needs CAP_SYS_NICE): " +
@@ -429,7 +382,7 @@ func (c *Collector) checkLosses(ctx context.Context, sink collector.Sink, r *los
 
 // emitLoop hands queued events to the sink and reports losses until ctx
 // is done.
-func (c *Collector) emitLoop(ctx context.Context, sink collector.Sink, out *outbox) {
+func (c *Collector) emitLoop(ctx context.Context, sink collector.Sink, out *evqueue.Queue) {
 	tick := time.NewTicker(min(c.opts.ReportEvery, time.Second))
 	defer tick.Stop()
 	var r lossReport
@@ -437,8 +390,8 @@ func (c *Collector) emitLoop(ctx context.Context, sink collector.Sink, out *outb
 		select {
 		case <-ctx.Done():
 			return
-		case <-out.ready:
-			c.emit(ctx, sink, out.take())
+		case <-out.Ready():
+			c.emit(ctx, sink, out.Take())
 		case now := <-tick.C:
 			c.checkLosses(ctx, sink, &r, now)
 		}
@@ -607,13 +560,13 @@ type enricher struct {
 	ctx   context.Context
 	live  *lru
 	rd    *procfs.Reader
-	out   *outbox
+	out   *evqueue.Queue
 	boot  time.Time
 	mono0 time.Time // wall time at CLOCK_MONOTONIC zero
 	batch []event.Event
 }
 
-func (c *Collector) newEnricher(ctx context.Context, out *outbox) *enricher {
+func (c *Collector) newEnricher(ctx context.Context, out *evqueue.Queue) *enricher {
 	e := &enricher{c: c, ctx: ctx, live: newLRU(c.opts.MaxTracked), out: out,
 		rd: procfs.NewReader(c.opts.HostRoot), batch: make([]event.Event, 0, maxBatch)}
 	if bt, err := procfs.BootTime(c.opts.HostRoot); err == nil {
@@ -633,7 +586,7 @@ func (e *enricher) flush() {
 	if len(e.batch) == 0 {
 		return
 	}
-	if d := e.out.put(e.batch); d > 0 {
+	if d := e.out.Put(e.batch); d > 0 {
 		e.c.dropped.Add(uint64(d))
 	}
 	clear(e.batch) // the queue holds copies; do not pin payloads here
@@ -830,12 +783,12 @@ func (e *enricher) attribute(x event.ExtraDetails, info *procInfo) {
 func (e *enricher) exit(ev *rawEvent) {
 	pid := int(ev.TGID)
 	info := e.live.remove(pid)
-	status, sig, core := decodeWaitStatus(ev.ExitCode)
+	status, sig, core := procfs.DecodeWaitStatus(ev.ExitCode)
 	item := &event.ProcessTerminatePayload{ProcessID: pid, ExitStatus: status,
 		ExtraDetails: event.ExtraDetails{KeySource: "netlink"}}
 	x := item.ExtraDetails
 	if sig != 0 {
-		x[KeySignal] = signalName(sig)
+		x[KeySignal] = procfs.SignalName(sig)
 	}
 	if core {
 		x[KeyCoreDumped] = "true"
@@ -861,25 +814,4 @@ func (e *enricher) exit(ev *rawEvent) {
 	}
 	e.c.terminated.Add(1)
 	e.batch = append(e.batch, event.Must(event.ProcessTerminate, e.ktime(ev.KTime), item))
-}
-
-// decodeWaitStatus turns a wait(2) status into the shell's exit status:
-// the exit code, or 128+signal for a process killed by a signal.
-func decodeWaitStatus(ws uint32) (status int, sig unix.Signal, core bool) {
-	w := unix.WaitStatus(ws)
-	switch {
-	case w.Exited():
-		return w.ExitStatus(), 0, false
-	case w.Signaled():
-		return 128 + int(w.Signal()), w.Signal(), w.CoreDump()
-	}
-	return int(ws), 0, false
-}
-
-// signalName returns "SIGKILL" for 9, or the number for unnamed signals.
-func signalName(s unix.Signal) string {
-	if n := unix.SignalName(s); n != "" {
-		return n
-	}
-	return strconv.Itoa(int(s))
 }
