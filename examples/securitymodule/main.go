@@ -376,6 +376,10 @@ func openSpool(path string, log *slog.Logger) outbox.Store {
 	if moved != "" {
 		log.Error("spool unusable; moved aside, starting a new one", "err", cause, "moved_to", moved)
 	}
+	if errors.Is(err, boltstore.ErrInUse) {
+		log.Error("spool locked by another process (a second instance on the same state directory?); keeping messages in memory only", "path", path, "err", err)
+		return nil
+	}
 	if err != nil {
 		log.Error("spool unusable; keeping messages in memory only", "err", err)
 		return nil

@@ -18,6 +18,10 @@ import (
 
 var bucket = []byte("messages")
 
+// ErrInUse is returned by Open when another process (or another Spool in
+// this one) holds the spool file's lock: the file is healthy, only busy.
+var ErrInUse = errors.New("spool: in use by another process (lock held)")
+
 // DefaultReserve is the size of the reserve file kept beside the database
 // (see Options.Reserve).
 const DefaultReserve = 256 << 10
@@ -88,6 +92,9 @@ func OpenOptions(path string, o Options) (*Spool, error) {
 		o.ProbeEvery = DefaultProbeEvery
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("spool: open %s: %w", path, ErrInUse)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("spool: open %s: %w", path, err)
 	}

@@ -16,6 +16,7 @@
 package boltstore
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -82,10 +83,18 @@ func (s *Store) Stats() outbox.StoreStats {
 // Close implements outbox.Store.
 func (s *Store) Close() error { return s.s.Close() }
 
+// ErrInUse is returned (wrapped) by Open and OpenOrMoveAside when another
+// process holds the store's lock, typically a second instance of a module
+// given the same state directory. The file is not damaged and is left
+// where it is.
+var ErrInUse = spool.ErrInUse
+
 // OpenOrMoveAside opens the store at path like Open; when the file is
 // there but cannot be opened as a store (damaged, not a bbolt database), it
 // renames it to path + ".damaged-<unix time>" for inspection and opens a
-// new one, so that a damaged spool never keeps a module from running. It
+// new one, so that a damaged spool never keeps a module from running. A
+// store locked by another process ([ErrInUse]) is not damaged: it is left
+// in place and the error returned. It
 // returns where the damaged file went ("" when nothing was moved) and the
 // error that made it move it, for the caller to log; err is non-nil only
 // when no store could be opened at all.
@@ -93,6 +102,9 @@ func OpenOrMoveAside(path string, o Options, now time.Time) (st *Store, movedTo 
 	st, cause = Open(path, o)
 	if cause == nil {
 		return st, "", nil, nil
+	}
+	if errors.Is(cause, ErrInUse) {
+		return nil, "", cause, cause // healthy but busy: never move another process's spool
 	}
 	if _, serr := os.Stat(path); serr != nil {
 		return nil, "", cause, cause // nothing to move: the directory or the disk is the problem

@@ -241,3 +241,59 @@ func (h *countingHandler) Enabled(_ context.Context, l slog.Level) bool { return
 func (h *countingHandler) Handle(context.Context, slog.Record) error    { h.n.Add(1); return nil }
 func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
 func (h *countingHandler) WithGroup(string) slog.Handler                { return h }
+
+// A store held by another instance (a second module on the same state
+// directory) is healthy: OpenOrMoveAside reports ErrInUse and leaves the
+// file and its messages where they are, instead of moving it aside as
+// damaged.
+func TestOpenOrMoveAsideLeavesABusyStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	first, err := boltstore.Open(path, boltstore.Options{MaxBytes: 1 << 20, Reserve: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Append(msg(1, 100)); err != nil {
+		t.Fatal(err)
+	}
+
+	st, moved, cause, err := boltstore.OpenOrMoveAside(path, boltstore.Options{MaxBytes: 1 << 20, Reserve: -1}, time.Now())
+	if st != nil || moved != "" || !errors.Is(err, boltstore.ErrInUse) || !errors.Is(cause, boltstore.ErrInUse) {
+		t.Fatalf("second open of a locked store: store %v, moved to %q, cause %v, err %v; want nothing moved and ErrInUse", st, moved, cause, err)
+	}
+	matches, _ := filepath.Glob(path + ".damaged-*")
+	if len(matches) != 0 {
+		t.Fatalf("a busy store was moved aside: %v", matches)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Once the first instance is gone, its messages are all there.
+	again, moved, _, err := boltstore.OpenOrMoveAside(path, boltstore.Options{MaxBytes: 1 << 20, Reserve: -1}, time.Now())
+	if err != nil || moved != "" {
+		t.Fatalf("reopen: moved %q, err %v", moved, err)
+	}
+	defer again.Close()
+	if n := again.Stats().Messages; n != 1 {
+		t.Fatalf("messages after reopen = %d, want 1", n)
+	}
+}
+
+// A file that is not a store is moved aside and a new store opened.
+func TestOpenOrMoveAsideMovesADamagedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "spool.db")
+	if err := os.WriteFile(path, []byte(strings.Repeat("not a bbolt database\n", 400)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, moved, cause, err := boltstore.OpenOrMoveAside(path, boltstore.Options{MaxBytes: 1 << 20, Reserve: -1}, time.Unix(1700000000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if moved != path+".damaged-1700000000" || cause == nil || errors.Is(cause, boltstore.ErrInUse) {
+		t.Fatalf("moved to %q, cause %v", moved, cause)
+	}
+	if _, err := os.Stat(moved); err != nil {
+		t.Fatalf("damaged file not kept for inspection: %v", err)
+	}
+}
