@@ -794,12 +794,17 @@ func (e *Engine) applyConfig(ctx context.Context, source int, doc []byte, readEr
 		e.add(ev)
 		return
 	}
+	prevVersion := e.cfg.Current().Version
 	cfg, changed, evs := e.cfg.ApplyFrom(source, doc, e.now())
 	if len(evs) > 0 {
 		e.log.Warn("configuration problems", "problems", countItems(evs), "applied", changed)
 		e.add(evs...)
 	}
-	if !changed {
+	// A new twin version with the same settings is applied too: stages
+	// learn that the document was accepted (a refused one's
+	// recommendation resolves), and the reported properties acknowledge
+	// the version.
+	if !changed && cfg.Version == prevVersion {
 		return
 	}
 	e.log.Info("configuration applied", "version", cfg.Version)

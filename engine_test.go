@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/outbox/boltstore"
 	"github.com/edgesec/edgesec/schemas"
+	"github.com/edgesec/edgesec/stage"
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/transport/transporttest"
 	"github.com/edgesec/edgesec/twinconfig"
@@ -480,4 +482,59 @@ func TestFailingTransportIsRetriedWithBackoff(t *testing.T) {
 	t.Logf("%d attempts in 2 s", n)
 	require.GreaterOrEqual(t, n, 2, "the message is retried")
 	require.LessOrEqual(t, n, 9, "retries are spaced by backoff")
+}
+
+// versionRecorder is a stage that records the twin version of every
+// configuration the engine gives it.
+type versionRecorder struct {
+	mu       sync.Mutex
+	versions []int64
+}
+
+func (v *versionRecorder) Name() string { return "versions" }
+func (v *versionRecorder) Process(_ context.Context, ev *event.Event, emit stage.Emit) error {
+	emit(*ev)
+	return nil
+}
+func (v *versionRecorder) ApplyConfig(c twinconfig.Config) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.versions = append(v.versions, c.Version)
+	return nil
+}
+func (v *versionRecorder) seen() []int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]int64(nil), v.versions...)
+}
+
+// A new twin version with unchanged settings reaches the stages (a
+// refused document's recommendation resolves on it); the same version
+// again does not.
+func TestNewTwinVersionWithSameSettingsReachesStages(t *testing.T) {
+	rec := transporttest.NewRecorder()
+	src := &chanSource{docs: make(chan []byte)}
+	vr := &versionRecorder{}
+	e := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: testAgentID, Transport: rec, Config: fastConfig(t, ""),
+		ConfigSources: []edgesec.ConfigSource{src}, FirstMessageDelay: -1, ConfigWait: -1, Stages: []stage.Stage{vr}})
+	run(t, e)
+	doc := func(v int) []byte {
+		return fmt.Appendf(nil, `{"$version":%d,%q:{"highPriorityMessageFrequency":{"value":"PT1S"},"lowPriorityMessageFrequency":{"value":"PT2S"}}}`, v, twinconfig.ObjectName)
+	}
+	last := func() int64 {
+		s := vr.seen()
+		if len(s) == 0 {
+			return -1
+		}
+		return s[len(s)-1]
+	}
+	src.docs <- doc(4)
+	waitFor(t, 5*time.Second, "version 4 applied", func() bool { return last() == 4 })
+	n := len(vr.seen())
+	src.docs <- doc(4)
+	src.docs <- doc(6) // the same settings, a new version
+	waitFor(t, 5*time.Second, "version 6 applied", func() bool { return last() == 6 })
+	for _, v := range vr.seen()[n:] {
+		require.Equal(t, int64(6), v, "the repeated version 4 reached the stage again: %v", vr.seen())
+	}
 }

@@ -220,7 +220,18 @@ func ConfigFromTwin(d twinconfig.Detection) (Config, error) {
 // keys: call it with every configuration the engine applies. A
 // configuration that does not parse or that Configure refuses leaves the
 // last good rules in place and emits a ConfigurationError event.
+//
+// Before that it gives c to the analyzers that judge the configuration
+// itself ([ConfigAnalyzer]): the twin configuration recommendations.
 func (s *Stage) ApplyConfig(c twinconfig.Config) error {
+	s.mu.Lock()
+	env := Env{s: s, now: s.clock()}
+	for _, a := range s.analyzers {
+		if ca, ok := a.(ConfigAnalyzer); ok {
+			ca.AnalyzeConfig(&env, c)
+		}
+	}
+	s.mu.Unlock()
 	cfg, err := ConfigFromTwin(c.Detection)
 	if err != nil {
 		s.mu.Lock()

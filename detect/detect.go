@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 // Kinds of rule.
@@ -70,6 +71,16 @@ type Analyzer interface {
 // Options.TickInterval; tests call [Stage.Tick].
 type Ticker interface {
 	Tick(env *Env)
+}
+
+// ConfigAnalyzer is implemented by Analyzers that judge the security
+// module's configuration itself. [Stage.ApplyConfig] calls AnalyzeConfig,
+// under the Stage's lock and before the detection keys are parsed, with
+// every configuration the engine applies (a new twin version with the same
+// settings included), so that what they raise about a configuration
+// resolves once it is fixed. env.Event returns nil.
+type ConfigAnalyzer interface {
+	AnalyzeConfig(env *Env, c twinconfig.Config)
 }
 
 // Finding is one instance of a recommendation, identified by its Entity

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 var postureRuleList = []Rule{
@@ -15,11 +16,11 @@ var postureRuleList = []Rule{
 		"Lengthen highPriorityMessageFrequency and lowPriorityMessageFrequency so that messages fill up.", event.MessageStatistics),
 	recRule(RecTwinNotOptimal, "Security twin configuration not optimal", event.AlertLow,
 		"The security module's twin configuration is not optimal.",
-		"a ConfigurationError item with ErrorType NotOptimal (needs Options.StageEngineEvents); the set is replaced by each ConfigurationError event that reports NotOptimal or Conflict problems",
+		"a ConfigurationError item with ErrorType NotOptimal (needs Options.StageEngineEvents); the set is replaced by each ConfigurationError event that reports NotOptimal or Conflict problems, and by the NotOptimal problems of every configuration applied (Stage.ApplyConfig), so it resolves once the configuration is fixed",
 		"Fix the configuration keys named in the evidence.", event.ConfigurationError),
 	recRule(RecTwinConflict, "Security twin configuration conflict", event.AlertLow,
 		"Values of the security module's twin configuration contradict each other.",
-		"a ConfigurationError item with ErrorType Conflict (needs Options.StageEngineEvents)",
+		"a ConfigurationError item with ErrorType Conflict (needs Options.StageEngineEvents); a conflicting document is refused, so the finding resolves when a new twin version is applied (or, without a twin, any configuration)",
 		"Fix the configuration keys named in the evidence.", event.ConfigurationError),
 }
 
@@ -31,6 +32,10 @@ type statSample struct {
 type postureRules struct {
 	o       BuiltinOptions
 	samples []statSample // bounded ring, oldest first
+	// configured and version: whether AnalyzeConfig ran, and the twin
+	// version of the configuration it saw last.
+	configured bool
+	version    int64
 }
 
 const maxStatSamples = 4096
@@ -88,4 +93,23 @@ func (r *postureRules) Analyze(env *Env, ev *event.Event) {
 		env.Recommend(RecTwinNotOptimal, notOpt)
 		env.Recommend(RecTwinConflict, conflict)
 	}
+}
+
+// AnalyzeConfig implements ConfigAnalyzer. The NotOptimal findings are
+// those of the applied configuration itself. A document in Conflict is
+// refused, so the running configuration never has one: the Conflict
+// finding resolves when a new twin version is accepted, or, for a device
+// configured without a twin (version 0), when any configuration is.
+func (r *postureRules) AnalyzeConfig(env *Env, c twinconfig.Config) {
+	var notOpt []Finding
+	for _, p := range c.Validate() {
+		if p.Kind == event.NotOptimal {
+			notOpt = append(notOpt, Finding{Entity: p.Key, Evidence: fmt.Sprintf("%s: %s (using %s)", p.Key, p.Message, p.Used)})
+		}
+	}
+	env.Recommend(RecTwinNotOptimal, notOpt)
+	if r.configured && (c.Version != r.version || c.Version == 0) {
+		env.Recommend(RecTwinConflict, nil)
+	}
+	r.configured, r.version = true, c.Version
 }

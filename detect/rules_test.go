@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 // TestProcessRules: every command-line rule fires on its positive command
@@ -464,4 +465,64 @@ func TestWrapperAndChildAlertOnce(t *testing.T) {
 	if a := alertsOf(h.feed(other), RuleReverseShell); len(a) != 1 {
 		t.Fatalf("unrelated process: %+v", a)
 	}
+}
+
+// The twin configuration recommendations resolve once the configuration is
+// fixed: NotOptimal follows every applied configuration, Conflict resolves
+// when a new twin version is accepted.
+func TestTwinConfigurationRecommendationsResolve(t *testing.T) {
+	h := newHarness(t, Options{})
+	recs := func() []*event.SecurityRecommendationPayload { return recsOf(h.s.Tick(), "") }
+
+	bad := twinconfig.Default()
+	bad.MaxMessageSizeInBytes = 10000
+	bad.Version = 3
+	if err := h.s.ApplyConfig(bad); err != nil {
+		t.Fatal(err)
+	}
+	if r := recs(); len(r) != 1 || r[0].RecommendationType != RecTwinNotOptimal || r[0].State != event.RecommendationActive || r[0].Entity != "maxMessageSizeInBytes" {
+		t.Fatalf("not optimal configuration applied: %+v", r)
+	}
+	// A refused document in Conflict (the running configuration stays).
+	h.feed(event.Must(event.ConfigurationError, t0, &event.ConfigurationErrorPayload{ConfigurationName: "highPriorityMessageFrequency",
+		ErrorType: event.Conflict, UsedConfiguration: "PT7M", Message: "longer than low"},
+		notOptimalItem(t, bad)))
+	active := h.s.Active()
+	if len(active) != 2 {
+		t.Fatalf("active after the refused document: %+v", active)
+	}
+	// The same version again (a reconnect replays it): nothing resolves.
+	if err := h.s.ApplyConfig(bad); err != nil {
+		t.Fatal(err)
+	}
+	if r := recs(); len(r) != 0 {
+		t.Fatalf("same configuration again changed recommendations: %+v", r)
+	}
+	// The operator fixes the twin: version 5, a multiple of 4096.
+	good := bad.Clone()
+	good.MaxMessageSizeInBytes = 8192
+	good.Version = 5
+	if err := h.s.ApplyConfig(good); err != nil {
+		t.Fatal(err)
+	}
+	r := recs()
+	if len(r) != 2 || r[0].State != event.RecommendationResolved || r[1].State != event.RecommendationResolved {
+		t.Fatalf("after the fix, want both resolved: %+v", r)
+	}
+	if a := h.s.Active(); len(a) != 0 {
+		t.Fatalf("still active: %+v", a)
+	}
+}
+
+// notOptimalItem is the ConfigurationError item the engine reports for c's
+// NotOptimal problem (the twinconfig problem, as twinconfig words it).
+func notOptimalItem(t *testing.T, c twinconfig.Config) event.Item {
+	t.Helper()
+	for _, p := range c.Validate() {
+		if p.Kind == event.NotOptimal {
+			return &event.ConfigurationErrorPayload{ConfigurationName: p.Key, ErrorType: p.Kind, UsedConfiguration: p.Used, Message: p.Message}
+		}
+	}
+	t.Fatal("configuration has no NotOptimal problem")
+	return nil
 }
