@@ -90,12 +90,13 @@ func TestKernelScenarios(t *testing.T) {
 	}
 	// inContainer runs script in a new container without network and
 	// returns its id.
-	inContainer := func(script string) (string, string) {
+	inContainer := func(script string, opts ...string) (string, string) {
 		if dockerHost == "" || img == "" {
 			return "", "needs dockerd: EDGESEC_TEST_DOCKER and EDGESEC_TEST_IMAGE"
 		}
 		name := tag + fmt.Sprint(time.Now().UnixNano())
-		id, err := docker("create", "--name", name, "--network", "none", img, "sh", "-c", script)
+		args := append(append([]string{"create", "--name", name, "--network", "none"}, opts...), img, "sh", "-c", script)
+		id, err := docker(args...)
 		if err != nil {
 			t.Errorf("docker create: %v: %s", err, id)
 			return "", "docker create failed"
@@ -110,6 +111,9 @@ func TestKernelScenarios(t *testing.T) {
 	binFile := "/usr/local/bin/" + tag
 	logFile := "/var/log/" + tag + ".log"
 	t.Cleanup(func() { _ = os.Remove(etcFile); _ = os.Remove(binFile); _ = os.Remove(logFile) })
+	// plainContainer is the id of a container that mounts nothing itself:
+	// its start (runc setting up its mounts) must raise no mount alert.
+	var plainContainer string
 	scenarios := []kernelScenario{
 		{detect.RuleReadSensitiveFile, "$T/cat /etc/shadow >/dev/null", func() (string, string) {
 			run(cp("/bin/cat", "cat"), "/etc/shadow")
@@ -183,7 +187,16 @@ sys.exit(0 if fd >= 0 else 1)`, sysno["bpf"])
 			return hist, ""
 		}},
 		{detect.RulePacketSocketContainer, "docker run --network none busybox arping -c 1 -w 1 -I lo 127.0.0.1 (includes the container's start)", func() (string, string) {
-			return inContainer("arping -c 1 -w 1 -I lo 127.0.0.1")
+			id, skip := inContainer("arping -c 1 -w 1 -I lo 127.0.0.1")
+			plainContainer = id
+			return id, skip
+		}},
+		{detect.RuleSetuidBit, "$T/chmod 4755 $T/sh (a setuid shell copy)", func() (string, string) {
+			run(cp("/bin/chmod", "chmod"), "4755", cp("/bin/sh", "sh"))
+			return dir, ""
+		}},
+		{detect.RuleMountInContainer, "docker run --network none --security-opt seccomp=unconfined busybox mount -t tmpfs none /tmp (refused: no CAP_SYS_ADMIN; Docker's default seccomp profile would stop the call before the kernel's tracepoint, a privileged container runs unconfined)", func() (string, string) {
+			return inContainer("mount -t tmpfs none /tmp", "--security-opt", "seccomp=unconfined")
 		}},
 		{detect.RuleDropAndExecuteNewBinary, "docker run --network none busybox: a script written to /usr/local/bin/x, then run (includes the container's start)", func() (string, string) {
 			x := "/usr/local/bin/" + tag
@@ -246,6 +259,11 @@ sys.exit(0 if fd >= 0 else 1)`, sysno["bpf"])
 			!strings.Contains(x.a.Description, filepath.Base(dir)) && x.a.ContainerID == "" {
 			other[x.a.Severity+" "+x.a.AlertType]++
 			t.Logf("other alert: %s %s: %s (%q)", x.a.Severity, x.a.AlertType, x.a.Description, x.a.CommandLine)
+		}
+	}
+	for _, x := range rec.alerts {
+		if plainContainer != "" && x.a.AlertType == detect.RuleMountInContainer && x.a.ContainerID == plainContainer {
+			t.Errorf("the start of a container that mounts nothing raised %s: %s (%q)", x.a.AlertType, x.a.Description, x.a.CommandLine)
 		}
 	}
 	rec.mu.Unlock()

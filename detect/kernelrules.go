@@ -21,6 +21,8 @@ const (
 	RuleKernelModuleInjection   = "ES_LinuxKernelModuleInjection"
 	RuleBPFProgramLoaded        = "ES_BPFProgramLoadedUnexpected"
 	RuleDropAndExecuteNewBinary = "ES_DropAndExecuteNewBinaryInContainer"
+	RuleSetuidBit               = "ES_SetSetuidOrSetgidBit"
+	RuleMountInContainer        = "ES_MountInContainer"
 )
 
 // ExtraDetails keys of the alerts on kernel activity.
@@ -77,6 +79,14 @@ var kernelRuleList = []Rule{
 		"A container ran a program that was written in it after it started, not shipped in its image (Falco: Drop and execute new binary in container).",
 		"a ProcessCreate in a container whose executable was opened for writing or renamed into place (open_write, rename target) in the same container within BuiltinOptions.DropTTL (default 1 hour); only writes under the kernel source's watched paths are seen (binary directories by default)",
 		"Inspect the dropped file, remove the container and redeploy it from its image; find how the file got there.", pc, ka),
+	alertRule(RuleSetuidBit, "Set Setuid or Setgid bit", event.AlertMedium, "Falco",
+		"A file was made setuid or setgid (Falco: Set Setuid or Setgid bit): a copy of a shell or an interpreter with the setuid bit is a classic privilege-escalation backdoor.",
+		"chmod_setuid (chmod or fchmodat with S_ISUID or S_ISGID in the mode: an attempt) by a program (or a child of one) other than a package manager, the container engines unpacking image layers (dockerd, containerd, buildkitd, podman, ...) and BuiltinOptions.TrustedPrograms",
+		"Look at the file (ls -l, what it is a copy of); remove the bit or the file, and find who set it (find / -xdev -perm /6000 lists the others).", ka),
+	alertRule(RuleMountInContainer, "Mount attempted in container", event.AlertMedium, "Falco",
+		"A process in a container called mount (Falco: Mount Launched in Privileged Container): in a privileged container, mounting the host's disk is the classic escape; in any other, the attempt itself is suspect.",
+		"mount by a process with a ContainerId (an attempt: also when the kernel refuses it), except the container runtime setting the container up (runc, crun: their executable, comm or runc:[N:INIT] re-exec) and BuiltinOptions.TrustedPrograms. A call that the container's seccomp profile blocks (Docker's default profile blocks mount without CAP_SYS_ADMIN) never reaches the system call tracepoint: the rule sees the containers that can mount, privileged or unconfined ones",
+		"Check why the module mounts anything; remove privileged: true and CAP_SYS_ADMIN from its createOptions, and inspect the container.", ka),
 }
 
 // Sensitive files: read of them is an alert unless by a trusted reader; a
@@ -136,6 +146,9 @@ var (
 		"conmon", "podman", "kubelet", "cilium-agent", "edgesec", "securitymodule"}
 	// moduleLoaders load modules at boot and on hotplug.
 	moduleLoaders = []string{"systemd-modules-load", "systemd-udevd", "udevd"}
+	// imageUnpackers extract image layers, setuid files included.
+	imageUnpackers = []string{"dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v", "buildkitd", "podman",
+		"crio", "conmon", "skopeo", "umoci", "ctr"}
 )
 
 func nameSet(lists ...[]string) map[string]bool {
@@ -150,7 +163,7 @@ func nameSet(lists ...[]string) map[string]bool {
 
 // kernelRules raise the alerts on KernelActivity events.
 type kernelRules struct {
-	readers, etc, pkg, bpf, mods map[string]bool
+	readers, etc, pkg, bpf, mods, setuid, trustedOnly map[string]bool
 	// dropped remembers the files written in containers:
 	// container id + "\x00" + path → the writer.
 	dropped *Recent
@@ -163,7 +176,10 @@ func newKernelRules(o BuiltinOptions, n int) *kernelRules {
 		pkg:     nameSet(packageManagers, o.TrustedPrograms),
 		bpf:     nameSet(bpfLoaders, o.TrustedPrograms),
 		mods:    nameSet(moduleLoaders),
-		dropped: NewRecent(o.DropTTL, n),
+		setuid:  nameSet(packageManagers, imageUnpackers, o.TrustedPrograms),
+		// trustedOnly is BuiltinOptions.TrustedPrograms alone.
+		trustedOnly: nameSet(o.TrustedPrograms),
+		dropped:     NewRecent(o.DropTTL, n),
 	}
 }
 
@@ -319,6 +335,21 @@ func (r *kernelRules) activity(env *Env, p *event.KernelActivityPayload) {
 			return
 		}
 		env.Alert(RuleBPFProgramLoaded, entity(""), kernelAlert(env, p, fmt.Sprintf("%s loaded a BPF program", name)))
+	case event.ActivityChmodSetuid:
+		if trusted(lineage(env, p), r.setuid) {
+			return
+		}
+		mode := ""
+		if m := p.ExtraDetails[keyMode]; m != "" {
+			mode = " (mode " + m + ")"
+		}
+		env.Alert(RuleSetuidBit, entity(p.Path), kernelAlert(env, p, fmt.Sprintf("%s made %s setuid or setgid%s", name, orUnknown(p.Path), mode)))
+	case event.ActivityMount:
+		if cid == "" || r.runtimeReexec(p) || trusted(lineage(env, p), r.trustedOnly) {
+			return
+		}
+		env.Alert(RuleMountInContainer, entity(p.TargetPath), kernelAlert(env, p, fmt.Sprintf("%s tried to mount %s on %s in the container %s",
+			name, orUnknown(p.Path), orUnknown(p.TargetPath), orName(p.ExtraDetails[keyModuleName], shortID(cid)))))
 	}
 }
 

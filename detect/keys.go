@@ -36,4 +36,5 @@ const (
 	keyProduct      = "Product"
 	keyManufacturer = "Manufacturer"
 	keyKeyboard     = "Keyboard"
+	keyMode         = "Mode"
 )

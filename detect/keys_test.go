@@ -28,7 +28,7 @@ func TestKeysMatchCollectors(t *testing.T) {
 		{keyMassStorage, hardware.KeyMassStorage}, {keyHID, hardware.KeyHID}, {keyVendorID, hardware.KeyVendorID}, {keyProductID, hardware.KeyProductID},
 		{keySerialNumber, hardware.KeySerialNumber}, {keyPort, hardware.KeyPort}, {keyProduct, hardware.KeyProduct},
 		{keyManufacturer, hardware.KeyManufacturer}, {keyKeyboard, hardware.KeyKeyboard},
-		{keyContainerID, kernel.KeyContainerID}, {keyModuleName, kernel.KeyModuleName}, {keyComm, kernel.KeyComm},
+		{keyContainerID, kernel.KeyContainerID}, {keyModuleName, kernel.KeyModuleName}, {keyComm, kernel.KeyComm}, {keyMode, kernel.KeyMode},
 		{keyParentExe, kernel.KeyParentExecutable}, {keyParentComm, kernel.KeyParentComm},
 	}
 	for _, p := range pairs {
