@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgesec/edgesec/aggregate"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/subtest"
 	"github.com/edgesec/edgesec/schemas"
 )
 
@@ -65,32 +66,16 @@ func WithAggregation(interval time.Duration) Option {
 // Run measures the heap: it must not be called from a parallel test.
 func Run(t *testing.T, newAggregator func() aggregate.Aggregator, opts ...Option) {
 	t.Helper()
-	run(testingSuite{t}, newAggregator, opts...)
+	run(subtest.Testing(t), newAggregator, opts...)
 }
 
-// reporter is the part of testing.TB the checks report through.
-type reporter interface {
-	Helper()
-	Errorf(format string, args ...any)
-	Logf(format string, args ...any)
-}
-
-// suite runs the sub-tests. The real one maps onto testing.T.Run; this
-// package's tests use one that records failures instead.
-type suite interface {
-	reporter
-	Run(name string, f func(r reporter))
-}
-
-type testingSuite struct{ *testing.T }
-
-func (s testingSuite) Run(name string, f func(r reporter)) {
-	s.T.Run(name, func(t *testing.T) { f(t) })
-}
+// reporter is where the checks report: the sub-test's testing.T, or the
+// recorder of this package's own tests (internal/subtest).
+type reporter = subtest.Reporter
 
 var validator = sync.OnceValues(schemas.NewValidator)
 
-func run(s suite, newAggregator func() aggregate.Aggregator, opts ...Option) {
+func run(s subtest.Suite, newAggregator func() aggregate.Aggregator, opts ...Option) {
 	s.Helper()
 	var cfg config
 	for _, o := range opts {
@@ -117,7 +102,7 @@ func run(s suite, newAggregator func() aggregate.Aggregator, opts ...Option) {
 		if cfg.only != "" && c.name != cfg.only {
 			continue
 		}
-		s.Run(c.name, func(r reporter) {
+		s.Run(c.name, func(_ *testing.T, r reporter) {
 			h := newHarness(r, &cfg, v, newAggregator)
 			if h != nil {
 				c.f(h)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/subtest"
 	"github.com/edgesec/edgesec/schemas"
 	"github.com/edgesec/edgesec/twinconfig"
 )
@@ -93,32 +94,14 @@ func WithLeakOptions(opts ...goleak.Option) Option {
 // Run must not be called from a parallel test.
 func Run(t *testing.T, newCollector func(t *testing.T) collector.Collector, opts ...Option) {
 	t.Helper()
-	run(testingSuite{t}, newCollector, opts...)
+	run(subtest.Testing(t), newCollector, opts...)
 }
 
-// reporter is the part of testing.TB the checks report through.
-type reporter interface {
-	Helper()
-	Errorf(format string, args ...any)
-	Logf(format string, args ...any)
-}
+// reporter is where the checks report: the sub-test's testing.T, or the
+// recorder of this package's own tests (internal/subtest).
+type reporter = subtest.Reporter
 
-// suite runs the sub-tests. The real one maps onto testing.T.Run; this
-// package's tests use one that records failures instead.
-type suite interface {
-	reporter
-	// Run runs f as the sub-test name. t is what newCollector and the
-	// trigger are given; r is where failures go.
-	Run(name string, f func(t *testing.T, r reporter))
-}
-
-type testingSuite struct{ *testing.T }
-
-func (s testingSuite) Run(name string, f func(t *testing.T, r reporter)) {
-	s.T.Run(name, func(t *testing.T) { f(t, t) })
-}
-
-func run(s suite, newCollector func(t *testing.T) collector.Collector, opts ...Option) {
+func run(s subtest.Suite, newCollector func(t *testing.T) collector.Collector, opts ...Option) {
 	s.Helper()
 	cfg := config{
 		wait:          DefaultWait,

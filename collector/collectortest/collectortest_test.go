@@ -4,46 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/subtest"
 )
-
-// fakeSuite runs the sub-tests in the calling test and records failures
-// instead of failing it.
-type fakeSuite struct {
-	t        *testing.T
-	mu       sync.Mutex
-	failures map[string][]string // sub-test name → messages
-}
-
-func newFakeSuite(t *testing.T) *fakeSuite {
-	return &fakeSuite{t: t, failures: map[string][]string{}}
-}
-
-type fakeReporter struct {
-	s    *fakeSuite
-	name string
-}
-
-func (r fakeReporter) Helper() {}
-func (r fakeReporter) Errorf(format string, args ...any) {
-	r.s.mu.Lock()
-	defer r.s.mu.Unlock()
-	r.s.failures[r.name] = append(r.s.failures[r.name], fmt.Sprintf(format, args...))
-}
-func (r fakeReporter) Logf(format string, args ...any) { r.s.t.Logf(r.name+": "+format, args...) }
-
-func (s *fakeSuite) Helper()                           {}
-func (s *fakeSuite) Errorf(format string, args ...any) { fakeReporter{s, ""}.Errorf(format, args...) }
-func (s *fakeSuite) Logf(format string, args ...any)   { s.t.Logf(format, args...) }
-func (s *fakeSuite) Run(name string, f func(t *testing.T, r reporter)) {
-	f(s.t, fakeReporter{s, name})
-}
 
 // fast shortens the suite for the broken collectors, which hit every
 // timeout.
@@ -56,39 +24,14 @@ var fast = []Option{WithWait(400 * time.Millisecond), func(c *config) {
 // sub-test.
 func runFake(t *testing.T, newCollector func(t *testing.T) collector.Collector, opts ...Option) map[string][]string {
 	t.Helper()
-	s := newFakeSuite(t)
+	s := subtest.NewRecorder(t)
 	run(s, newCollector, append(append([]Option(nil), fast...), opts...)...)
-	for name, msgs := range s.failures {
-		for _, m := range msgs {
-			t.Logf("reported in %s: %s", name, firstLine(m))
-		}
-	}
-	return s.failures
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i] + " …"
-	}
-	return s
+	return s.Failures()
 }
 
 // wantFailure checks that some failure of sub-test sub (any, if "")
 // contains substr.
-func wantFailure(t *testing.T, failures map[string][]string, sub, substr string) {
-	t.Helper()
-	for name, msgs := range failures {
-		if sub != "" && name != sub {
-			continue
-		}
-		for _, m := range msgs {
-			if strings.Contains(m, substr) {
-				return
-			}
-		}
-	}
-	t.Errorf("no failure containing %q reported in sub-test %q; got %q", substr, sub, failures)
-}
+var wantFailure = subtest.WantFailure
 
 // funcCollector is a Collector made of a function.
 type funcCollector struct {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/internal/subtest"
 	"github.com/edgesec/edgesec/transport"
 )
 
@@ -77,33 +78,17 @@ type Config struct {
 // every goroutine of the process).
 func Run(t *testing.T, cfg Config) {
 	t.Helper()
-	run(testingSuite{t}, cfg, bounds{send: SendTimeout, close: CloseTimeout, slack: Slack, leak: LeakWait})
+	run(subtest.Testing(t), cfg, bounds{send: SendTimeout, close: CloseTimeout, slack: Slack, leak: LeakWait})
 }
 
 // bounds are the suite's time limits; this package's own tests shorten them.
 type bounds struct{ send, close, slack, leak time.Duration }
 
-// reporter is the part of testing.TB the checks report through.
-type reporter interface {
-	Helper()
-	Errorf(format string, args ...any)
-	Logf(format string, args ...any)
-}
+// reporter is where the checks report: the sub-test's testing.T, or the
+// recorder of this package's own tests (internal/subtest).
+type reporter = subtest.Reporter
 
-// suite runs the sub-tests: testing.T.Run, or a recorder in this package's
-// tests.
-type suite interface {
-	reporter
-	Run(name string, f func(t *testing.T, r reporter))
-}
-
-type testingSuite struct{ *testing.T }
-
-func (s testingSuite) Run(name string, f func(t *testing.T, r reporter)) {
-	s.T.Run(name, func(t *testing.T) { f(t, t) })
-}
-
-func run(s suite, cfg Config, b bounds) {
+func run(s subtest.Suite, cfg Config, b bounds) {
 	s.Helper()
 	if cfg.New == nil {
 		s.Errorf("transporttest: Config.New is nil")

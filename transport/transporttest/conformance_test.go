@@ -5,66 +5,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/edgesec/edgesec/internal/subtest"
 	"github.com/edgesec/edgesec/transport"
 )
-
-// fakeSuite runs the sub-tests in the calling test and records failures
-// instead of failing it.
-type fakeSuite struct {
-	t        *testing.T
-	mu       sync.Mutex
-	failures map[string][]string
-}
-
-type fakeReporter struct {
-	s    *fakeSuite
-	name string
-}
-
-func (r fakeReporter) Helper() {}
-func (r fakeReporter) Errorf(format string, args ...any) {
-	r.s.mu.Lock()
-	defer r.s.mu.Unlock()
-	r.s.failures[r.name] = append(r.s.failures[r.name], fmt.Sprintf(format, args...))
-}
-func (r fakeReporter) Logf(format string, args ...any) { r.s.t.Logf(r.name+": "+format, args...) }
-
-func (s *fakeSuite) Helper()                           {}
-func (s *fakeSuite) Errorf(format string, args ...any) { fakeReporter{s, ""}.Errorf(format, args...) }
-func (s *fakeSuite) Logf(format string, args ...any)   { s.t.Logf(format, args...) }
-func (s *fakeSuite) Run(name string, f func(t *testing.T, r reporter)) {
-	f(s.t, fakeReporter{s, name})
-}
 
 var fastBounds = bounds{send: 100 * time.Millisecond, close: 200 * time.Millisecond, slack: 500 * time.Millisecond, leak: time.Second}
 
 func runFake(t *testing.T, cfg Config) map[string][]string {
 	t.Helper()
-	s := &fakeSuite{t: t, failures: map[string][]string{}}
+	s := subtest.NewRecorder(t)
 	run(s, cfg, fastBounds)
-	for name, msgs := range s.failures {
-		for _, m := range msgs {
-			first, _, _ := strings.Cut(m, "\n")
-			t.Logf("reported in %s: %s", name, first)
-		}
-	}
-	return s.failures
+	return s.Failures()
 }
 
-func wantFailure(t *testing.T, failures map[string][]string, sub, substr string) {
-	t.Helper()
-	for _, m := range failures[sub] {
-		if strings.Contains(m, substr) {
-			return
-		}
-	}
-	t.Errorf("no failure containing %q in sub-test %s; got %q", substr, sub, failures)
-}
+var wantFailure = subtest.WantFailure
 
 // peer is the fake transports' other side: it records bodies and can hang.
 type peer struct {
