@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -34,9 +35,15 @@ type createOptions struct {
 	HostConfig container.HostConfig `json:"HostConfig"`
 }
 
-func deploymentCreateOptions(t *testing.T) (createOptions, []string) {
+// Deployment snippets.
+const (
+	defaultSnippet = "../deploy/layered.deployment.json"
+	ebpfSnippet    = "../deploy/layered.deployment.ebpf.json"
+)
+
+func deploymentCreateOptions(t *testing.T, file string) (createOptions, []string) {
 	t.Helper()
-	b, err := os.ReadFile("../deploy/layered.deployment.json")
+	b, err := os.ReadFile(file)
 	require.NoError(t, err)
 	var doc struct {
 		ModulesContent map[string]map[string]json.RawMessage `json:"modulesContent"`
@@ -71,13 +78,21 @@ type message struct {
 	}
 }
 
-// run runs the image as container prefix+name with the deployment's
-// createOptions (user overrides the image's user when set; the state
-// volume is prefix+"state") and args, and returns its exit code, stdout and
-// stderr.
+// run runs the image as container prefix+name with the default
+// deployment's createOptions (user overrides the image's user when set; the
+// state volume is prefix+"state") and args, and returns its exit code,
+// stdout and stderr.
 func run(t *testing.T, cli *client.Client, image, prefix, name, user string, args ...string) (int64, []byte, string) {
 	t.Helper()
-	co, env := deploymentCreateOptions(t)
+	co, env := deploymentCreateOptions(t, defaultSnippet)
+	id, wait := start(t, cli, co, env, image, prefix, name, user, args...)
+	return finish(t, cli, id, wait)
+}
+
+// start creates and starts the image as container prefix+name with the
+// createOptions co and the environment env, adapted to the test daemon.
+func start(t *testing.T, cli *client.Client, co createOptions, env []string, image, prefix, name, user string, args ...string) (string, client.ContainerWaitResult) {
+	t.Helper()
 	hc := co.HostConfig
 	// The snippet's bind sources are the IoT Edge host's: the Moby socket
 	// is the test daemon's here, the state volume is this run's own.
@@ -100,7 +115,7 @@ func run(t *testing.T, cli *client.Client, image, prefix, name, user string, arg
 	env = append(env, "EDGESEC_MOBY_SOCKETS=unix:///var/run/docker.sock")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	cfg := &container.Config{Image: image, Cmd: args, Env: env, Labels: co.Labels, User: user}
 	name = prefix + name
 	res, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: &hc, Name: name})
@@ -114,6 +129,13 @@ func run(t *testing.T, cli *client.Client, image, prefix, name, user string, arg
 	wait := cli.ContainerWait(ctx, res.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
 	_, err = cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{})
 	require.NoError(t, err, "start the module container (host PID and network, host root, Moby socket, capabilities of docs/privileges.md)")
+	return res.ID, wait
+}
+
+// finish waits for the container to exit and returns its exit code, stdout
+// and stderr.
+func finish(t *testing.T, cli *client.Client, id string, wait client.ContainerWaitResult) (int64, []byte, string) {
+	t.Helper()
 	var code int64
 	select {
 	case r := <-wait.Result:
@@ -121,13 +143,22 @@ func run(t *testing.T, cli *client.Client, image, prefix, name, user string, arg
 	case err := <-wait.Error:
 		t.Fatalf("wait for the module: %v", err)
 	}
-	logs, err := cli.ContainerLogs(ctx, res.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	stdout, stderr := containerLogs(t, cli, id)
+	return code, stdout, stderr
+}
+
+// containerLogs returns what the container printed so far.
+func containerLogs(t *testing.T, cli *client.Client, id string) ([]byte, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	logs, err := cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
 	require.NoError(t, err)
 	defer logs.Close()
 	var stdout, stderr bytes.Buffer
 	_, err = stdcopy.StdCopy(&stdout, &stderr, logs)
 	require.NoError(t, err)
-	return code, stdout.Bytes(), stderr.String()
+	return stdout.Bytes(), stderr.String()
 }
 
 // parse validates every line of out against the schemas and returns the
@@ -250,6 +281,82 @@ func TestImageNonRoot(t *testing.T) {
 	}
 	require.NotEmpty(t, ids[0])
 	require.Equal(t, ids[0], ids[1], "the agent id was not kept in the state volume")
+}
+
+// TestImageEBPF runs the image with the eBPF deployment snippet's
+// createOptions (CAP_BPF and CAP_PERFMON added) and checks that the module
+// loads the eBPF kernel-event source inside its container and reports
+// processes started on the host, with their command line, from the kernel.
+//
+// Moby before 23 (Debian's docker.io 20.10, the moby-engine of IoT Edge
+// 1.4) does not know CAP_BPF and CAP_PERFMON and refuses the container;
+// on such a daemon the test substitutes CAP_SYS_ADMIN, the alternative
+// docs/privileges.md gives for those engines, and says so.
+func TestImageEBPF(t *testing.T) {
+	image := skipUnlessImage(t)
+	cli, _ := mobyct.Connect(t)
+	prefix := mobyct.Prefix(t)
+	co, env := deploymentCreateOptions(t, ebpfSnippet)
+	require.Subset(t, co.HostConfig.CapAdd, []string{"BPF", "PERFMON"}, "the eBPF snippet adds CAP_BPF and CAP_PERFMON")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sv, err := cli.ServerVersion(ctx, client.ServerVersionOptions{})
+	require.NoError(t, err)
+	if major, _, _ := strings.Cut(sv.Version, "."); major != "" && atoiOr(major, 99) < 23 {
+		var caps []string
+		for _, c := range co.HostConfig.CapAdd {
+			if c != "BPF" && c != "PERFMON" {
+				caps = append(caps, c)
+			}
+		}
+		co.HostConfig.CapAdd = append(caps, "SYS_ADMIN")
+		t.Logf("Moby %s does not know CAP_BPF and CAP_PERFMON: running with CAP_SYS_ADMIN instead (docs/privileges.md)", sv.Version)
+	}
+
+	id, wait := start(t, cli, co, env, image, prefix, "ebpf", "")
+	// Wait until the eBPF source is loaded, then start marked processes on
+	// the host.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, logs := containerLogs(t, cli, id)
+		if strings.Contains(logs, "kernel events from eBPF") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the module did not load the eBPF source within a minute; stderr:\n%s", logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	marker := "edgesec-imagetest-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	for i := range 3 {
+		require.NoError(t, exec.Command("/bin/sh", "-c", "exit 0", marker+"-"+strconv.Itoa(i)).Run())
+	}
+	time.Sleep(time.Second) // the source wakes its reader in batches (50 ms deadline)
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), time.Minute)
+	defer stopCancel()
+	_, err = cli.ContainerStop(stopCtx, id, client.ContainerStopOptions{})
+	require.NoError(t, err, "stop the module (SIGTERM: it sends what it queued)")
+	code, out, logs := finish(t, cli, id, wait)
+	require.Zero(t, code, "the module did not exit cleanly on SIGTERM; stderr:\n%s", logs)
+	require.NotContains(t, logs, "falling back", "the module fell back from eBPF")
+	msgs := parse(t, out)
+	var seen int
+	for _, p := range payloads(msgs, "ProcessCreate") {
+		if strings.Contains(fmt.Sprint(p["CommandLine"]), marker) {
+			x, _ := p["ExtraDetails"].(map[string]any)
+			require.Equal(t, "ebpf", x["Source"], "ProcessCreate of %s not from the eBPF source: %v", marker, p)
+			seen++
+		}
+	}
+	require.Equal(t, 3, seen, "ProcessCreate events with the marker %s", marker)
+}
+
+func atoiOr(s string, def int) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return def
+	}
+	return n
 }
 
 func hasItem(items []map[string]any, key, want string) bool {
