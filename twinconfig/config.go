@@ -108,6 +108,13 @@ type Config struct {
 	// detectionRuleSeverities, detectionSuppressions, customAlerts;
 	// extensions, default empty).
 	Detection Detection
+	// KernelWatchedPaths is the kernelWatchedPaths extension key: the path
+	// prefixes whose file operations the eBPF kernel source reports, as
+	// the compact JSON array of the document ("" for the built-in list:
+	// null, [] or ["defaults"]). twinconfig checks its form
+	// ([ParseWatchedPaths]); collector/kernel parses its meaning and
+	// refuses, with a ConfigurationError, a list it cannot use.
+	KernelWatchedPaths string
 	// Version is the twin $version the configuration was decoded from;
 	// 0 for a local or default configuration.
 	Version int64
@@ -197,7 +204,8 @@ func (c Config) SameSettings(o Config) bool {
 		c.DeploymentManifestPath != o.DeploymentManifestPath ||
 		c.DeploymentRulesDisabled != o.DeploymentRulesDisabled ||
 		c.DeploymentRuleSeverities != o.DeploymentRuleSeverities ||
-		c.Detection != o.Detection {
+		c.Detection != o.Detection ||
+		c.KernelWatchedPaths != o.KernelWatchedPaths {
 		return false
 	}
 	pc, po := c.Priorities, o.Priorities

@@ -267,6 +267,7 @@ func TestReportedRoundTrip(t *testing.T) {
 	c.BaselineCustomChecksFilePath = "/etc/edgesec/custom <baseline> & \"checks\".xml"
 	c.BaselineCustomChecksFileHash = strings.Repeat("0f", 32)
 	c.HubResourceID = "/subscriptions/ünïcode"
+	c.KernelWatchedPaths = `["defaults",{"ops":["read","write"],"prefix":"/opt/app/secrets/"}]`
 	configs["changed"] = c
 	for name, c := range configs {
 		t.Run(name, func(t *testing.T) {

@@ -184,6 +184,7 @@ func buildKeyTable() []keySpec {
 		t = append(t, k)
 	}
 	t = append(t, detectionKeys()...)
+	t = append(t, kernelKeys()...)
 	return t
 }
 

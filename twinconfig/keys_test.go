@@ -73,6 +73,10 @@ func keyCases() []keyCase {
 			check: func(t *testing.T, c Config) {
 				require.Equal(t, `[{"max":2,"min":0,"type":"FailedLocalLoginsNotInAllowedRange","window":"PT5M"}]`, c.Detection.CustomAlerts)
 			}},
+		{key: "kernelWatchedPaths", good: `["defaults", {"prefix": "/opt/app/secrets/", "ops": "read|write"}]`, bad: `[{"prefix": "/opt/"}]`,
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, `["defaults",{"ops":"read|write","prefix":"/opt/app/secrets/"}]`, c.KernelWatchedPaths)
+			}},
 		durationCase("heartbeatFrequency", `"PT1S"`, time.Second,
 			func(c Config) time.Duration { return c.HeartbeatFrequency }, `"PT0.5S"`),
 	}
@@ -267,6 +271,9 @@ func TestSameSettings(t *testing.T) {
 	delete(b.Priorities, event.Login)
 	require.True(t, a.SameSettings(b), "a missing entry is its default")
 	b.HubResourceID = "x"
+	require.False(t, a.SameSettings(b))
+	b = a.Clone()
+	b.KernelWatchedPaths = `[{"ops":"read","prefix":"/x/"}]`
 	require.False(t, a.SameSettings(b))
 }
 

@@ -38,6 +38,9 @@ func (s *Schema) Reference() string {
 	section("ASC keys (compatible with the original agents)", func(k KeyInfo) bool { return !k.Extension && !k.Vendor })
 	section("edgesec extension keys", func(k KeyInfo) bool { return k.Extension && !k.Vendor })
 	section("Vendor event priorities", func(k KeyInfo) bool { return k.Vendor })
+	if _, ok := s.lookup(KeyKernelWatchedPaths); ok {
+		b.WriteString(watchedPathsReference)
+	}
 	b.WriteString("## Vendor events\n\n")
 	b.WriteString("A collector that declares its events (`collector.Describer`) adds an `eventPriority<Name>` key for each\n")
 	b.WriteString("of them, with the default priority it declares; the key is accepted from the twin, reported back, and\n")
@@ -63,3 +66,22 @@ func (s *Schema) Reference() string {
 }
 
 func esc(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// watchedPathsReference documents kernelWatchedPaths beyond its table row.
+const watchedPathsReference = "## Watched paths of the eBPF kernel source\n\n" +
+	"`kernelWatchedPaths` sets the path prefixes whose file operations the eBPF kernel source (`collector/kernel`,\n" +
+	"with system call activity on) reports as KernelActivity events. The collector applies a new list while it runs,\n" +
+	"in the kernel's filter, without reloading its programs. To watch an application's secrets and binaries as well\n" +
+	"as the built-in list:\n\n" +
+	"```json\n" +
+	`"kernelWatchedPaths": {"value": ["defaults",` + "\n" +
+	`  {"prefix": "/opt/app/secrets/", "ops": "read|write"},` + "\n" +
+	`  {"prefix": "/opt/app/bin/", "ops": ["write", "delete", "link"]}]}` + "\n" +
+	"```\n\n" +
+	"Operations: `read` (opens for reading), `write` (opens for writing, creating or truncating; creat), `delete`\n" +
+	"(unlink; rename from or over), `truncate` (truncate; open with O_TRUNC), `link` (hard or symbolic link from or\n" +
+	"to). A list without `\"defaults\"` replaces the built-in one. twinconfig checks the form (a `TypeMismatch` keeps\n" +
+	"the key's last good value); the collector checks the meaning (absolute prefixes of at most 64 bytes, known\n" +
+	"operations, at most 32 prefixes once `\"defaults\"` is expanded and repeated prefixes merged) and refuses a list\n" +
+	"it cannot use with a `ConfigurationError` named `kernelWatchedPaths`, keeping the list it had. Where the eBPF\n" +
+	"source is not available (the proc connector fallback) the key has no effect.\n\n"
