@@ -340,6 +340,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// collector the twin turns Off never sends its start-up snapshot.
 	cur := e.cfg.Current()
 	e.configureAggregator(cur)
+	e.configureCollectors(cur)
 	stopRunners := e.chain.startRunners(ctx)
 	if e.memStore {
 		e.setOutboxLimit(cur.MaxLocalCacheSizeInBytes)
@@ -408,6 +409,7 @@ func (e *Engine) Once(ctx context.Context) error {
 	e.readConfigOnce(ctx)
 	cfg := e.cfg.Current()
 	e.configureAggregator(cfg)
+	e.configureCollectors(cfg)
 	if e.memStore {
 		e.setOutboxLimit(cfg.MaxLocalCacheSizeInBytes)
 	}
@@ -601,6 +603,7 @@ func (e *Engine) loop(ctx, colCtx context.Context) {
 			}
 			cfg = c
 			e.configureAggregator(c)
+			e.configureCollectors(c)
 			if e.memStore {
 				e.setOutboxLimit(c.MaxLocalCacheSizeInBytes)
 			}
@@ -704,6 +707,56 @@ func (e *Engine) configureAggregator(c twinconfig.Config) {
 			}
 		}
 	}
+}
+
+// configureCollectors applies c to the collectors that follow the
+// configuration (collector.Configurer); what one refuses becomes a warning
+// and a ConfigurationError event. It runs on the engine loop (or before
+// it), never concurrently with itself.
+func (e *Engine) configureCollectors(c twinconfig.Config) {
+	for _, m := range e.collectors {
+		cf, ok := m.c.(collector.Configurer)
+		if !ok {
+			continue
+		}
+		if err := cf.ApplyConfig(c); err != nil {
+			e.log.Warn("collector refused the configuration; keeping its previous settings", "collector", m.c.Name(), "err", err)
+			e.add(collectorConfigErrors(m.c.Name(), err, e.now()))
+		}
+	}
+}
+
+// collectorConfigErrors is the ConfigurationError event of a configuration
+// collector name refused: one item per twinconfig.Problem in err (each
+// error of an errors.Join is looked into), else one item for the whole
+// configuration object.
+func collectorConfigErrors(name string, err error, now time.Time) event.Event {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	used := "last good configuration of " + name
+	items := make([]event.Item, 0, len(errs))
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		item := &event.ConfigurationErrorPayload{ConfigurationName: twinconfig.ObjectName, ErrorType: event.TypeMismatch,
+			UsedConfiguration: used, Message: name + ": " + err.Error()}
+		var p twinconfig.Problem
+		if errors.As(err, &p) {
+			item.ConfigurationName, item.Message = p.Key, name+": "+p.Message
+			switch p.Kind {
+			case event.NotOptimal, event.Conflict:
+				item.ErrorType = p.Kind
+			}
+			if p.Used != "" {
+				item.UsedConfiguration = p.Used
+			}
+		}
+		items = append(items, item)
+	}
+	return event.Must(event.ConfigurationError, now, items...)
 }
 
 // statisticsEvents returns the DroppedEventsStatistics and

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/edgesec/edgesec/event"
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 // Describer is implemented by collectors that declare the events they
@@ -54,6 +55,27 @@ type Snapshotter interface {
 
 // Snapshot implements [Snapshotter]: it polls once and emits the result.
 func (t *Ticker) Snapshot(ctx context.Context, sink Sink) error { return t.pollOnce(ctx, sink) }
+
+// Configurer is implemented by collectors that follow the live
+// configuration (the eBPF kernel source takes its watched paths from the
+// kernelWatchedPaths key). The engine calls ApplyConfig with the
+// configuration in effect before it first starts the collector, and again
+// after every configuration change it applies, whether the collector runs
+// or not (one turned Off starts again on the latest settings). The calls
+// come from the engine loop, never concurrently with each other, but
+// concurrently with Run: ApplyConfig must be safe to call while Run runs,
+// and must not block for long.
+//
+// ApplyConfig returns nil when the collector uses c. An error means it
+// refused what it cannot use and keeps its last good settings for it. The
+// engine logs the error and sends a ConfigurationError event: one item
+// per [twinconfig.Problem] the error holds (found with errors.As, in each
+// error of an errors.Join), naming its key, else one item named
+// twinconfig.ObjectName with the error's text. A collector should return
+// the same error again while the configuration it refuses stays in effect.
+type Configurer interface {
+	ApplyConfig(c twinconfig.Config) error
+}
 
 var (
 	_ Waker       = (*Ticker)(nil)

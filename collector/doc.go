@@ -27,6 +27,15 @@
 //
 // Package collectortest checks all of this in one line of a test.
 //
-// This package depends only on package event, so importing one collector
-// never links another collector's dependencies.
+// # Optional interfaces
+//
+// A collector may also implement [Describer] (declare its events and their
+// default priorities), [DropCounter] (count what it lost before the Sink),
+// [Waker] (re-read a timer after a configuration change), [Snapshotter]
+// (one snapshot on demand, for the engine's Once) and [Configurer] (follow
+// the live configuration, refusing what it cannot use with a
+// ConfigurationError).
+//
+// This package depends only on packages event and twinconfig, so importing
+// one collector never links another collector's dependencies.
 package collector
