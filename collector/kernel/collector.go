@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/bits"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/internal/evqueue"
 	"github.com/edgesec/edgesec/internal/procfs"
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 // Defaults of [Options].
@@ -61,7 +63,10 @@ type Options struct {
 	// WatchedPaths are the path prefixes whose operations Activity
 	// reports (nil: DefaultWatchedPaths; at most MaxWatchedPaths, each at
 	// most MaxWatchedPrefix bytes). New returns an error, not wrapping
-	// ErrNotAvailable, when they are invalid.
+	// ErrNotAvailable, when they are invalid. They are also what
+	// "defaults" stands for in the kernelWatchedPaths configuration key
+	// (see [Collector.ApplyConfig]); [Collector.SetWatchedPaths] replaces
+	// them while the collector runs.
 	WatchedPaths []WatchedPath
 	// RingBufferSize is the size of the ring buffer shared by all CPUs, in
 	// bytes, rounded up to a power of two of at least one page (default
@@ -129,6 +134,10 @@ func (o Options) withDefaults() Options {
 	if o.ReportEvery <= 0 {
 		o.ReportEvery = DefaultReportEvery
 	}
+	if o.WatchedPaths == nil {
+		o.WatchedPaths = DefaultWatchedPaths
+	}
+	o.WatchedPaths = slices.Clone(o.WatchedPaths)
 	return o
 }
 
@@ -179,9 +188,10 @@ type Collector struct {
 	self    int
 	running atomic.Bool
 
-	mu     sync.Mutex // guards closed and last
-	closed bool
-	last   [statMax]uint64 // the kernel's counters when last read (kept after Close)
+	mu      sync.Mutex // guards closed, last, watched and l.watched
+	closed  bool
+	last    [statMax]uint64 // the kernel's counters when last read (kept after Close)
+	watched []WatchedPath   // the watched paths in effect
 
 	records, malformed, dropped, emitE             atomic.Uint64
 	created, terminated, forks, conns, acts, parts atomic.Uint64
@@ -200,7 +210,64 @@ func New(opts Options) (*Collector, error) {
 	opts.Logger.Info("kernel events from eBPF", "ring_buffer", opts.RingBufferSize,
 		"wakeup_bytes", opts.WakeupBytes, "poll", opts.PollInterval,
 		"connections", opts.Connections, "accept", l.accept, "activity", l.active)
-	return &Collector{opts: opts, l: l, users: procfs.NewUserCache(opts.HostRoot, 0), self: os.Getpid()}, nil
+	return &Collector{opts: opts, l: l, users: procfs.NewUserCache(opts.HostRoot, 0), self: os.Getpid(),
+		watched: opts.WatchedPaths}, nil
+}
+
+// WatchedPaths returns the watched path prefixes in effect (what the
+// kernel's filter compares when system call activity is reported).
+func (c *Collector) WatchedPaths() []WatchedPath {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.watched)
+}
+
+// SetWatchedPaths replaces the watched path prefixes (nil:
+// Options.WatchedPaths) in the kernel's filter, without reloading the
+// programs: the next system calls are matched against paths. It returns
+// an error, and keeps the list in effect, when paths are not valid
+// (more than MaxWatchedPaths, a prefix that is not an absolute path of at
+// most MaxWatchedPrefix bytes, no operation or an unknown one) or the
+// kernel refuses the update (then the filter may hold part of paths, and
+// the next call writes what differs). While the filter is rewritten, a
+// system call may miss a prefix being replaced, never match a half-written
+// one (see the package documentation). It is safe to call at any time,
+// also while Run runs; after Close it only records the list.
+func (c *Collector) SetWatchedPaths(paths []WatchedPath) error {
+	if paths == nil {
+		paths = c.opts.WatchedPaths
+	}
+	entries, err := watchedEntries(paths)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed && c.l.active && !slices.Equal(entries, c.l.watched) {
+		if err := c.l.setWatched(entries); err != nil {
+			return err
+		}
+		c.opts.Logger.Info("kernel: watched paths changed", "prefixes", len(paths))
+	}
+	c.watched = slices.Clone(paths)
+	return nil
+}
+
+// ApplyConfig implements collector.Configurer: it sets the watched paths
+// of the kernelWatchedPaths key ([ParseWatchedPaths], where "defaults" is
+// Options.WatchedPaths) with [Collector.SetWatchedPaths]. A value it cannot
+// use returns a twinconfig.Problem naming the key (the engine sends it as
+// a ConfigurationError) and leaves the watched paths as they were.
+func (c *Collector) ApplyConfig(cfg twinconfig.Config) error {
+	paths, err := ParseWatchedPaths(cfg.KernelWatchedPaths, c.opts.WatchedPaths)
+	if err == nil {
+		err = c.SetWatchedPaths(paths)
+	}
+	if err != nil {
+		return twinconfig.Problem{Key: twinconfig.KeyKernelWatchedPaths, Kind: event.TypeMismatch, Message: err.Error(),
+			Used: FormatWatchedPaths(c.WatchedPaths(), c.opts.WatchedPaths)}
+	}
+	return nil
 }
 
 // Close detaches and unloads the BPF programs. It must not be called

@@ -6,10 +6,12 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNotAvailable is wrapped by the error [New] returns when the eBPF
@@ -34,6 +36,9 @@ type loaded struct {
 	stats  *ebpf.Map // per-CPU counters
 	accept bool      // inbound connections attributed at accept exit
 	active bool      // system call activity reported
+	// watched is the list in the watched map (active only); slots from
+	// len(watched) on are zero.
+	watched []watchedEntry
 }
 
 func (l *loaded) close() error {
@@ -71,12 +76,8 @@ func load(opts Options) (_ *loaded, err error) {
 	}
 	var watched []watchedEntry
 	if opts.Activity {
-		w := opts.WatchedPaths
-		if w == nil {
-			w = DefaultWatchedPaths
-		}
 		var err error
-		if watched, err = watchedEntries(w); err != nil {
+		if watched, err = watchedEntries(opts.WatchedPaths); err != nil {
 			return nil, err
 		}
 	}
@@ -146,6 +147,9 @@ func load(opts Options) (_ *loaded, err error) {
 		return nil, notAvailable("load", err)
 	}
 	l := &loaded{coll: coll, events: coll.Maps["events"], stats: coll.Maps["stats"], accept: accept, active: active}
+	if active {
+		l.watched = watched
+	}
 	defer func() {
 		if err != nil {
 			_ = l.close()
@@ -185,6 +189,98 @@ func fillActivityMaps(coll *ebpf.Collection, watched []watchedEntry) error {
 		}
 	}
 	return nil
+}
+
+// setWatched rewrites the watched map, while the programs run, from
+// l.watched to w, writing only the slots that change.
+//
+// The program scans the slots in order, skips a slot whose operations are
+// 0 and stops at a slot whose length is 0; a map update is a plain copy
+// that a program on another CPU may read half-done. So a slot never goes
+// straight from one prefix to another: (1) every slot whose prefix
+// changes gets operations 0, keeping its prefix; (2) once no program can
+// still be reading the old operations, those slots get their new prefix
+// (or the terminator), still with operations 0; (3) once no program can
+// still be reading the old prefix, every slot gets its new operations. A
+// program therefore sees, in each slot, the old entry, the new entry or
+// nothing, never a mix; a call made during the update (a few milliseconds)
+// may miss a prefix that is being replaced. Steps with nothing to write
+// are skipped: adding prefixes after the existing ones, or removing the
+// last ones, is one step plus one wait.
+func (l *loaded) setWatched(w []watchedEntry) error {
+	m := l.coll.Maps["watched"]
+	old := l.watched
+	at := func(list []watchedEntry, i int) watchedEntry {
+		if i < len(list) {
+			return list[i]
+		}
+		return watchedEntry{}
+	}
+	n := max(len(old), len(w))
+	cur := make([]watchedEntry, n) // what the map holds
+	for i := range n {
+		cur[i] = at(old, i)
+	}
+	write := func(i int, e watchedEntry) error {
+		if err := m.Update(uint32(i), e, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("kernel: writing watched path %d: %w", i, err)
+		}
+		cur[i] = e
+		return nil
+	}
+	step := func(next func(i int) (watchedEntry, bool)) (bool, error) {
+		wrote := false
+		for i := range n {
+			if e, ok := next(i); ok && e != cur[i] {
+				if err := write(i, e); err != nil {
+					return wrote, err
+				}
+				wrote = true
+			}
+		}
+		return wrote, nil
+	}
+	moved := func(i int) bool { o, e := at(old, i), at(w, i); return o.Len != e.Len || o.Prefix != e.Prefix }
+	// On an error the map holds a mix of both lists: l.watched says
+	// what it holds, so the next call writes what differs.
+	defer func() { l.watched = trimWatched(cur) }()
+	steps := []func(i int) (watchedEntry, bool){
+		func(i int) (watchedEntry, bool) { e := cur[i]; e.Ops = 0; return e, moved(i) },
+		func(i int) (watchedEntry, bool) { e := at(w, i); e.Ops = 0; return e, moved(i) },
+		func(i int) (watchedEntry, bool) { return at(w, i), true },
+	}
+	for k, next := range steps {
+		wrote, err := step(next)
+		if err != nil {
+			return err
+		}
+		if wrote && k < len(steps)-1 {
+			waitForPrograms()
+		}
+	}
+	return nil
+}
+
+// trimWatched drops the zero slots at the end of list.
+func trimWatched(list []watchedEntry) []watchedEntry {
+	for len(list) > 0 && list[len(list)-1] == (watchedEntry{}) {
+		list = list[:len(list)-1]
+	}
+	return list
+}
+
+// membarrierCmdGlobal is MEMBARRIER_CMD_GLOBAL (linux/membarrier.h).
+const membarrierCmdGlobal = 1
+
+// waitForPrograms returns once every BPF program that was running has
+// returned: tracing programs run inside an RCU read-side critical section,
+// and membarrier(MEMBARRIER_CMD_GLOBAL) waits for an RCU grace period.
+// Where membarrier is refused (nohz_full kernels, seccomp) it sleeps
+// 50 ms, far longer than a program runs unless it is preempted.
+func waitForPrograms() {
+	if _, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, membarrierCmdGlobal, 0, 0); errno != 0 {
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // counters sums the per-CPU counters of the stats map.

@@ -1,8 +1,12 @@
 package kernel
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 // Op is a set of file operations reported under a watched path prefix.
@@ -108,8 +112,8 @@ func watchedEntries(paths []WatchedPath) ([]watchedEntry, error) {
 	}
 	out := make([]watchedEntry, 0, len(paths))
 	for _, p := range paths {
-		if !strings.HasPrefix(p.Prefix, "/") || len(p.Prefix) > MaxWatchedPrefix {
-			return nil, fmt.Errorf("kernel: watched path %q: want an absolute path of at most %d bytes", p.Prefix, MaxWatchedPrefix)
+		if err := checkPrefix(p.Prefix); err != nil {
+			return nil, fmt.Errorf("kernel: watched path: %w", err)
 		}
 		if p.Ops == 0 || p.Ops >= 1<<len(opNames) {
 			return nil, fmt.Errorf("kernel: watched path %q: operations %#x", p.Prefix, uint32(p.Ops))
@@ -119,4 +123,94 @@ func watchedEntries(paths []WatchedPath) ([]watchedEntry, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// ParseWatchedPaths parses the value of the kernelWatchedPaths
+// configuration key (twinconfig.Config.KernelWatchedPaths): a JSON array
+// whose elements are "defaults", which stands for defaults, or objects
+// {"prefix": "/opt/app/secrets/", "ops": "read|write"} (ops may also be an
+// array of operation names). "" (null, [] or ["defaults"] in a document)
+// is defaults. A prefix given twice counts once, with the union of its
+// operations, and keeps its first place. It returns an error when the
+// value is not of that form, a prefix is not an absolute path of at most
+// MaxWatchedPrefix bytes, an operation is unknown, or the list has more
+// than MaxWatchedPaths prefixes once expanded and merged.
+func ParseWatchedPaths(s string, defaults []WatchedPath) ([]WatchedPath, error) {
+	entries, err := twinconfig.ParseWatchedPaths(s)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: watched paths: %w", err)
+	}
+	if len(entries) == 0 {
+		return append([]WatchedPath(nil), defaults...), nil
+	}
+	var out []WatchedPath
+	index := make(map[string]int)
+	add := func(p WatchedPath) {
+		if i, ok := index[p.Prefix]; ok {
+			out[i].Ops |= p.Ops
+			return
+		}
+		index[p.Prefix] = len(out)
+		out = append(out, p)
+	}
+	withDefaults := false
+	for i, e := range entries {
+		if e.Defaults {
+			withDefaults = true
+			for _, p := range defaults {
+				add(p)
+			}
+			continue
+		}
+		if err := checkPrefix(e.Prefix); err != nil {
+			return nil, fmt.Errorf("kernel: watched paths: element %d: %w", i, err)
+		}
+		var ops Op
+		for _, name := range e.Ops {
+			o, err := ParseOp(name)
+			if err != nil {
+				return nil, fmt.Errorf("kernel: watched paths: element %d (%q): %w", i, e.Prefix, err)
+			}
+			ops |= o
+		}
+		add(WatchedPath{Prefix: e.Prefix, Ops: ops})
+	}
+	if len(out) > MaxWatchedPaths {
+		if withDefaults {
+			return nil, fmt.Errorf("kernel: watched paths: %d prefixes with the %d of \"defaults\", at most %d", len(out), len(defaults), MaxWatchedPaths)
+		}
+		return nil, fmt.Errorf("kernel: watched paths: %d prefixes, at most %d", len(out), MaxWatchedPaths)
+	}
+	return out, nil
+}
+
+// checkPrefix accepts an absolute path of at most MaxWatchedPrefix bytes
+// without NUL bytes.
+func checkPrefix(p string) error {
+	if !strings.HasPrefix(p, "/") || len(p) > MaxWatchedPrefix || strings.IndexByte(p, 0) >= 0 {
+		return fmt.Errorf("prefix %q: want an absolute path of at most %d bytes", p, MaxWatchedPrefix)
+	}
+	return nil
+}
+
+// FormatWatchedPaths writes paths as a kernelWatchedPaths value: the
+// compact JSON array of {"prefix", "ops"} objects, or ["defaults"] when
+// paths are defaults.
+func FormatWatchedPaths(paths, defaults []WatchedPath) string {
+	if slices.Equal(paths, defaults) {
+		return `["` + twinconfig.WatchedPathsDefaults + `"]`
+	}
+	type entry struct {
+		Prefix string `json:"prefix"`
+		Ops    string `json:"ops"`
+	}
+	list := make([]entry, len(paths))
+	for i, p := range paths {
+		list[i] = entry{p.Prefix, p.Ops.String()}
+	}
+	b, err := json.Marshal(list)
+	if err != nil { // strings and a slice of them: cannot happen
+		return fmt.Sprint(paths)
+	}
+	return string(b)
 }
