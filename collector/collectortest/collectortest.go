@@ -122,6 +122,7 @@ func run(s subtest.Suite, newCollector func(t *testing.T) collector.Collector, o
 	s.Run("SinkErrors", func(t *testing.T, r reporter) { checkSinkErrors(t, r, &cfg, newCollector) })
 	s.Run("BlockingSink", func(t *testing.T, r reporter) { checkBlockingSink(t, r, &cfg, newCollector) })
 	s.Run("CancelledBeforeRun", func(t *testing.T, r reporter) { checkCancelledBeforeRun(t, r, &cfg, newCollector) })
+	s.Run("Configuration", func(t *testing.T, r reporter) { checkConfiguration(t, r, &cfg, newCollector) })
 }
 
 var validator = sync.OnceValues(schemas.NewValidator)
@@ -539,5 +540,30 @@ func checkCancelledBeforeRun(t *testing.T, r reporter, cfg *config, newCollector
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	rn := start(ctx, c, newCheckSink(modeRecord))
+	rn.stop(r, cfg)
+}
+
+// checkConfiguration checks a collector that follows the configuration
+// (collector.Configurer): it accepts the default configuration, before
+// Run and while Run runs (as the engine calls it).
+func checkConfiguration(t *testing.T, r reporter, cfg *config, newCollector func(t *testing.T) collector.Collector) {
+	r.Helper()
+	c := newCollector(t)
+	if c == nil {
+		r.Errorf("newCollector returned nil")
+		return
+	}
+	cf, ok := c.(collector.Configurer)
+	if !ok {
+		return
+	}
+	if err := cf.ApplyConfig(twinconfig.Default()); err != nil {
+		r.Errorf("%s: ApplyConfig(twinconfig.Default()) before Run = %v, want nil", c.Name(), err)
+	}
+	sink := newCheckSink(modeRecord)
+	rn := start(context.Background(), c, sink)
+	if err := cf.ApplyConfig(twinconfig.Default()); err != nil {
+		r.Errorf("%s: ApplyConfig(twinconfig.Default()) while Run runs = %v, want nil", c.Name(), err)
+	}
 	rn.stop(r, cfg)
 }

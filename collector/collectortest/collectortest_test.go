@@ -11,6 +11,7 @@ import (
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/internal/subtest"
+	"github.com/edgesec/edgesec/twinconfig"
 )
 
 // fast shortens the suite for the broken collectors, which hit every
@@ -375,4 +376,36 @@ func TestBadDeclarationIsReported(t *testing.T) {
 		}}
 	})
 	wantFailure(t, f, "Declarations", "catalogue says")
+}
+
+// configurable is a collector that follows the configuration, refusing
+// the default one when refuse is set.
+type configurable struct {
+	funcCollector
+	refuse bool
+}
+
+func (c configurable) ApplyConfig(twinconfig.Config) error {
+	if c.refuse {
+		return errors.New("no configuration suits me")
+	}
+	return nil
+}
+
+func TestConfigurerAcceptsTheDefaultConfiguration(t *testing.T) {
+	newC := func(refuse bool) func(t *testing.T) collector.Collector {
+		return func(t *testing.T) collector.Collector {
+			return configurable{funcCollector{"SystemInformation", func(ctx context.Context, sink collector.Sink) error {
+				_ = sink.Emit(ctx, sysinfo())
+				<-ctx.Done()
+				return nil
+			}}, refuse}
+		}
+	}
+	if f := runFake(t, newC(false)); len(f) != 0 {
+		t.Errorf("a conforming collector was reported: %q", f)
+	}
+	f := runFake(t, newC(true))
+	wantFailure(t, f, "Configuration", "before Run")
+	wantFailure(t, f, "Configuration", "while Run runs")
 }

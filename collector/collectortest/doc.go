@@ -23,7 +23,9 @@
 //     until the context is done;
 //   - neither Emit nor ReportError is called after Run returned;
 //   - every goroutine Run started has ended when it returns
-//     (go.uber.org/goleak; goroutines that existed before Run are ignored).
+//     (go.uber.org/goleak; goroutines that existed before Run are ignored);
+//   - a collector that follows the configuration ([collector.Configurer])
+//     accepts twinconfig.Default() before Run and while Run runs.
 //
 // A triggered collector (process, login, container activity) has nothing
 // to report unless something happens: give [WithTrigger] a function that
