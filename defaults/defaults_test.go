@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/edgesec/edgesec/internal/containertest/mobyct"
 	"github.com/edgesec/edgesec/manifest"
 	"github.com/edgesec/edgesec/schemas"
+	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/transport/transporttest"
 	"github.com/edgesec/edgesec/twinconfig"
 )
@@ -166,4 +169,55 @@ func TestKernelSourceWhereItLoads(t *testing.T) {
 	require.Contains(t, names, "KernelEvents")
 	require.NotContains(t, names, event.ProcessCreate)
 	require.Contains(t, names, event.ConnectionCreate, "UDP flows still come from sock_diag")
+}
+
+// The kernelWatchedPaths key works with the standard collectors as they
+// are: the eBPF source reports an open below a prefix the configuration
+// adds to the defaults.
+func TestKernelWatchedPathsKey(t *testing.T) {
+	k, err := kernel.New(kernel.Options{})
+	if err != nil {
+		if os.Getenv("EDGESEC_TEST_REQUIRE_BPF") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("the eBPF kernel source does not load here: %v", err)
+	}
+	_ = k.Close()
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	require.NoError(t, os.WriteFile(secret, []byte("s\n"), 0o600))
+	cfg, probs, err := twinconfig.Decode([]byte(`{"highPriorityMessageFrequency": {"value": "PT1S"},
+		"kernelWatchedPaths": {"value": ["defaults", {"prefix": "` + dir + `/", "ops": "read"}]}}`))
+	require.NoError(t, err)
+	require.Empty(t, probs)
+
+	rec := transporttest.NewRecorder()
+	eng := edgesec.New(edgesec.Options{AgentVersion: "test", AgentID: agentID, Transport: rec, Config: &cfg,
+		FirstMessageDelay: 100 * time.Millisecond})
+	release := defaults.Add(eng, defaults.Options{NoContainers: true, StateDir: t.TempDir()})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+		release()
+	}()
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		cmd := exec.Command("cat", secret)
+		require.NoError(t, cmd.Run())
+		ok := slices.ContainsFunc(rec.Messages(), func(m transport.Message) bool {
+			return strings.Contains(string(m.Body), `"Action":"`+event.ActivityOpenRead+`"`) &&
+				strings.Contains(string(m.Body), `"Path":"`+secret+`"`)
+		})
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s of %s within 15s", event.ActivityOpenRead, secret)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
