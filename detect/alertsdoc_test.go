@@ -66,12 +66,12 @@ Ids starting with ` + "`IoT_`" + ` are ASC for IoT's AlertType/RecommendationTyp
 id, the same style); ` + "`ES_`" + ` ids are edgesec's (from Falco rules); ` + "`Custom_`" + ` ids are the custom alerts.
 
 The ` + "`ES_`" + ` rules on ` + "`KernelActivity`" + ` need the eBPF kernel source (` + "`collector/kernel`" + ` with Activity on); they see what
-its watched paths cover (` + "`kernel.Options.WatchedPaths`" + `, ` + "`kernel.DefaultWatchedPaths`" + `) and calls at their entry, so an attempt the kernel refuses is reported
+its watched paths cover (the ` + "`kernelWatchedPaths`" + ` configuration key, ` + "`kernel.DefaultWatchedPaths`" + ` by default) and calls at their entry, so an attempt the kernel refuses is reported
 too. On the proc connector fallback there are no kernel events, and the rules on file writes (history cleared by a
 shell built-in, log truncation with ` + "`>`" + `) are command-line proxies; there a binary that exits within microseconds on a
 loaded machine can be gone before the process collector reads its command line (poll mode misses short processes
 entirely). ` + "`ES_DropAndExecuteNewBinaryInContainer`" + ` sees only files written under watched paths (binary directories by
-default: add ` + "`/tmp/`" + ` with the write operation to the watched paths to cover drops there) while edgesec runs, and
+default: add ` + "`{\"prefix\": \"/tmp/\", \"ops\": \"write\"}`" + ` to ` + "`kernelWatchedPaths`" + ` to cover drops there) while edgesec runs, and
 a file written by one container's image build step and run in a later step is also reported.
 
 `

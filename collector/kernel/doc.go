@@ -59,6 +59,36 @@
 // runtimes legitimately mount, and runc re-executes itself from a memfd:
 // detection rules have to know them.
 //
+// # Watched paths at run time
+//
+// The watched paths follow the live configuration: the Collector
+// implements collector.Configurer, and the engine hands it every
+// configuration it applies. The kernelWatchedPaths key
+// ([ParseWatchedPaths]) is a JSON array of "defaults" (which stands for
+// [Options.WatchedPaths]) and {"prefix": …, "ops": "read|write"} objects:
+//
+//	["defaults", {"prefix": "/opt/app/secrets/", "ops": "read|write"}]
+//
+// null or [] is the defaults. A list the collector cannot use (a relative
+// or too long prefix, an unknown operation, more than [MaxWatchedPaths]
+// prefixes once expanded) is refused with a twinconfig.Problem naming the
+// key, which the engine sends as a ConfigurationError; the list in effect
+// stays. [Collector.SetWatchedPaths] does the same from code.
+//
+// A new list is written into the running filter, without reloading the
+// programs, slot by slot and only where it changed. The filter scans its
+// slots in order, skips a slot with no operation and stops at an empty
+// one; a map update is a plain copy that a program on another CPU may
+// read half-done. So a slot whose prefix changes is first disabled, then
+// given its new prefix (still disabled), then its operations, with an RCU
+// grace period (membarrier(MEMBARRIER_CMD_GLOBAL); a 50 ms sleep where it
+// is refused) between the steps, so that no program still runs with what
+// the step replaced. A system call is thus matched against, in each slot,
+// the old entry, the new one or none, never a half-written prefix; a call
+// made during the update may miss a prefix being replaced. Adding
+// prefixes after the existing ones (["defaults", …]) or removing the last
+// ones costs one step and one grace period.
+//
 // # Ring buffer and losses
 //
 // One BPF ring buffer ([Options.RingBufferSize]) shared by all CPUs. The
