@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -59,4 +60,51 @@ func BenchmarkShortConnections(b *testing.B) {
 			b.ReportMetric(100*float64(seen)/float64(max(total, 1)), "seen-with-pid-%")
 		})
 	}
+}
+
+// BenchmarkWatchedPathsChange measures applying a new watched path list
+// to loaded programs: rewriting the running filter (SetWatchedPaths), for
+// a prefix added to the defaults and for a whole list replaced, beside
+// what a user would do without it, closing and loading the collector
+// again with the new Options.WatchedPaths.
+//
+//	go test -run '^$' -bench WatchedPathsChange -benchtime 20x ./collector/kernel
+func BenchmarkWatchedPathsChange(b *testing.B) {
+	added := append(slices.Clone(DefaultWatchedPaths), WatchedPath{"/opt/app/secrets/", OpRead | OpWrite})
+	other := make([]WatchedPath, len(DefaultWatchedPaths))
+	for i := range other {
+		other[i] = WatchedPath{"/srv/w" + strconv.Itoa(i) + "/", OpRead}
+	}
+	for _, bc := range []struct {
+		name string
+		a, b []WatchedPath
+	}{{"rewrite-add-one", DefaultWatchedPaths, added}, {"rewrite-replace-all", DefaultWatchedPaths, other}} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := newCollector(b, Options{Activity: true})
+			if !c.Stats().Activity {
+				b.Skip("system call activity is only built for amd64 and arm64")
+			}
+			lists := [][]WatchedPath{bc.b, bc.a}
+			b.ResetTimer()
+			for i := range b.N {
+				if err := c.SetWatchedPaths(lists[i%2]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("reload", func(b *testing.B) {
+		newCollector(b, Options{}).Close() // skip early when not available
+		lists := [][]WatchedPath{added, DefaultWatchedPaths}
+		b.ResetTimer()
+		for i := range b.N {
+			c, err := New(Options{Activity: true, WatchedPaths: lists[i%2]})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := c.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

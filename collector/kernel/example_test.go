@@ -71,3 +71,23 @@ func ExampleCollector_Run() {
 	<-done
 	// Output: /bin/echo short-lived
 }
+
+// The kernelWatchedPaths configuration key: the defaults and an
+// application's secrets. The engine applies it to a running collector
+// (Collector.ApplyConfig); ParseWatchedPaths is what it reads.
+func ExampleParseWatchedPaths() {
+	paths, err := kernel.ParseWatchedPaths(`["defaults", {"prefix": "/opt/app/secrets/", "ops": "read|write"}]`,
+		kernel.DefaultWatchedPaths)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	last := paths[len(paths)-1]
+	fmt.Println(len(paths), last.Prefix, last.Ops)
+
+	_, err = kernel.ParseWatchedPaths(`[{"prefix": "/opt/app/", "ops": "execute"}]`, kernel.DefaultWatchedPaths)
+	fmt.Println(err)
+	// Output:
+	// 18 /opt/app/secrets/ read|write
+	// kernel: watched paths: element 0 ("/opt/app/"): kernel: unknown operation "execute" (want read, write, delete, truncate, link)
+}
