@@ -60,8 +60,9 @@ func (t *Ticker) Snapshot(ctx context.Context, sink Sink) error { return t.pollO
 // configuration (the eBPF kernel source takes its watched paths from the
 // kernelWatchedPaths key). The engine calls ApplyConfig with the
 // configuration in effect before it first starts the collector, and again
-// after every configuration change it applies, whether the collector runs
-// or not (one turned Off starts again on the latest settings). The calls
+// after every configuration it applies (new settings, or a new twin
+// version with the same ones), whether the collector runs or not (one
+// turned Off starts again on the latest settings). The calls
 // come from the engine loop, never concurrently with each other, but
 // concurrently with Run: ApplyConfig must be safe to call while Run runs,
 // and must not block for long.
