@@ -2,6 +2,7 @@ package depcheck
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -22,7 +23,8 @@ func deps(t *testing.T, pkgs ...string) []string {
 func TestLightImportsStayLight(t *testing.T) {
 	heavy := []string{
 		"github.com/containerd/",
-		"github.com/moby/moby/client",
+		"github.com/moby/moby/", // the Moby engine speaks the Engine API on net/http itself
+		"go.opentelemetry.io/",
 		"github.com/eclipse/paho.mqtt.golang",
 		"github.com/mochi-mqtt/",
 		"google.golang.org/grpc",
@@ -42,7 +44,7 @@ func TestLightImportsStayLight(t *testing.T) {
 		{"the container model without an engine", []string{"github.com/edgesec/edgesec/collector/container"}, nil},
 		{"the manifest analyser", []string{"github.com/edgesec/edgesec/manifest"}, nil},
 		{"the on-device analysis", []string{"github.com/edgesec/edgesec/detect"}, nil},
-		{"the Moby engine", []string{"github.com/edgesec/edgesec/collector/container/moby"}, []string{"github.com/moby/moby/client", "github.com/containerd/errdefs"}},
+		{"the Moby engine", []string{"github.com/edgesec/edgesec/collector/container/moby"}, nil},
 		{"the generic MQTT transport", []string{"github.com/edgesec/edgesec/transport/mqtt"}, []string{"github.com/eclipse/paho.mqtt.golang"}},
 		{"the outbox with its memory store", []string{"github.com/edgesec/edgesec/outbox", "github.com/edgesec/edgesec/transport/file"}, nil},
 		{"the outbox's bbolt store", []string{"github.com/edgesec/edgesec/outbox/boltstore"}, []string{"go.etcd.io/bbolt"}},
@@ -55,6 +57,36 @@ func TestLightImportsStayLight(t *testing.T) {
 				for _, h := range heavy {
 					if strings.HasPrefix(d, h) && !allowed(d, c.allow) {
 						t.Errorf("%v links %s", c.pkgs, d)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestReferenceModuleLinks: the reference module links no Moby client
+// library (its Moby engine is a small net/http client), and its Moby-only
+// build (-tags nocontainerd, the image's) nothing of OpenTelemetry, gRPC
+// or containerd either; the default build gets OpenTelemetry only through
+// the containerd client.
+func TestReferenceModuleLinks(t *testing.T) {
+	const module = "github.com/edgesec/edgesec/examples/securitymodule"
+	for _, c := range []struct {
+		tags  string
+		heavy []string
+	}{
+		{"", []string{"github.com/moby/moby/"}},
+		{"nocontainerd", []string{"github.com/moby/moby/", "go.opentelemetry.io/", "google.golang.org/grpc", "github.com/containerd/"}},
+	} {
+		t.Run("tags="+c.tags, func(t *testing.T) {
+			ds := deps(t, "-tags", c.tags, module)
+			if !slices.Contains(ds, "github.com/edgesec/edgesec/collector/container/moby") {
+				t.Fatalf("the module does not link the Moby engine: %v", ds)
+			}
+			for _, d := range ds {
+				for _, h := range c.heavy {
+					if strings.HasPrefix(d, h) {
+						t.Errorf("the module (-tags %q) links %s", c.tags, d)
 					}
 				}
 			}

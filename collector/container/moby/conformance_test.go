@@ -2,6 +2,7 @@ package moby_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -172,11 +173,11 @@ func TestHugeAnswersAreBounded(t *testing.T) {
 	if err == nil || len(items) != 0 {
 		t.Fatalf("Inventory = %d items, %v; want the oversized answer refused", len(items), err)
 	}
-	if !strings.Contains(err.Error(), "too large") {
+	if !strings.Contains(err.Error(), "too large") || !errors.Is(err, moby.ErrTooLarge) {
 		t.Errorf("error %v does not say the answer was too large", err)
 	}
 	err = e.Watch(context.Background(), time.Time{}, nil, func(ctr.Activity) { t.Error("an oversized event was delivered") })
-	if err == nil || !strings.Contains(err.Error(), "too large") {
+	if err == nil || !strings.Contains(err.Error(), "too large") || !errors.Is(err, moby.ErrTooLarge) {
 		t.Errorf("Watch = %v, want too large", err)
 	}
 }

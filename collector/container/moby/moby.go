@@ -7,16 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/client"
 
 	ctr "github.com/edgesec/edgesec/collector/container"
 	"github.com/edgesec/edgesec/event"
@@ -50,18 +47,18 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Backend is a Moby (Docker engine) daemon. It implements
-// [ctr.Backend]; see there for the concurrency rules. The API version is
-// negotiated with the daemon on each connection (Moby 19.03 / API 1.40 and
-// later).
+// Backend is a Moby (Docker engine) daemon, asked over its unix socket
+// with the Engine API (see the package documentation for the endpoints).
+// It implements [ctr.Backend]; see there for the concurrency rules. The
+// API version is negotiated with the daemon on each connection (API 1.40,
+// Moby 19.03, and later).
 type Backend struct {
 	o     Options
 	cands []ctr.SocketPath
 	log   *slog.Logger
 
 	mu       sync.Mutex
-	cli      *client.Client
-	tr       *http.Transport
+	cli      *apiClient
 	endpoint string
 }
 
@@ -110,13 +107,10 @@ func (e *Backend) Close() error {
 }
 
 func (e *Backend) dropLocked() {
-	if e.tr != nil {
-		e.tr.CloseIdleConnections()
-	}
 	if e.cli != nil {
-		_ = e.cli.Close()
+		e.cli.close()
 	}
-	e.cli, e.tr = nil, nil
+	e.cli = nil
 }
 
 // APIVersion connects if needed and returns the negotiated API version.
@@ -125,12 +119,12 @@ func (e *Backend) APIVersion(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return cli.ClientVersion(), nil
+	return cli.version, nil
 }
 
 // client returns the connected client, connecting to the first candidate
-// socket that answers a ping.
-func (e *Backend) client(ctx context.Context) (*client.Client, error) {
+// socket that answers a ping with a supported API version.
+func (e *Backend) client(ctx context.Context) (*apiClient, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.cli != nil {
@@ -142,47 +136,27 @@ func (e *Backend) client(ctx context.Context) (*client.Client, error) {
 			errs = append(errs, fmt.Errorf("%s: no socket", s.HostPath))
 			continue
 		}
-		cli, tr, err := e.dial(s.Path)
+		cli := newAPIClient(s.Path, e.o.CallTimeout, e.o.MaxResponseBytes, e.o.MaxEventBytes)
+		pctx, cancel := context.WithTimeout(ctx, e.o.CallTimeout)
+		err := cli.ping(pctx)
+		cancel()
 		if err == nil {
-			pctx, cancel := context.WithTimeout(ctx, e.o.CallTimeout)
-			_, err = cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true, ForceNegotiate: true})
-			cancel()
-			if err == nil {
-				e.cli, e.tr, e.endpoint = cli, tr, s.HostPath
-				e.log.Debug("moby: connected", slog.String("socket", s.HostPath), slog.String("api", cli.ClientVersion()))
-				return cli, nil
-			}
-			tr.CloseIdleConnections()
-			_ = cli.Close()
+			e.cli, e.endpoint = cli, s.HostPath
+			e.log.Debug("moby: connected", slog.String("socket", s.HostPath), slog.String("api", cli.version))
+			return cli, nil
 		}
+		cli.close()
 		errs = append(errs, fmt.Errorf("%s: %w", s.HostPath, err))
 	}
 	return nil, fmt.Errorf("moby: %w: %w", ctr.ErrUnreachable, errors.Join(errs...))
 }
 
-func (e *Backend) dial(path string) (*client.Client, *http.Transport, error) {
-	d := net.Dialer{Timeout: dialTimeout}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "unix", path)
-		},
-		MaxIdleConns:          4,
-		IdleConnTimeout:       30 * time.Second,
-		ResponseHeaderTimeout: e.o.CallTimeout,
-		DisableCompression:    true,
-	}
-	hc := &http.Client{Transport: &limitTransport{base: tr, max: e.o.MaxResponseBytes, maxLine: e.o.MaxEventBytes}, CheckRedirect: client.CheckRedirect}
-	cli, err := client.New(client.WithHTTPClient(hc), client.WithUserAgent("edgesec"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("moby: client: %w", err)
-	}
-	return cli, tr, nil
-}
-
 // failed drops the connection after an error that is not the daemon's
-// answer, so that the next call reconnects (maybe to another socket).
-func (e *Backend) failed(cli *client.Client, err error) {
-	if err == nil || cerrdefs.IsNotFound(err) || cerrdefs.IsInvalidArgument(err) || errors.Is(err, context.Canceled) {
+// answer about the request (no such container, a bad argument) nor a
+// cancellation, so that the next call reconnects (maybe to another
+// socket) and negotiates again.
+func (e *Backend) failed(cli *apiClient, err error) {
+	if err == nil || isStatus(err, http.StatusNotFound) || isStatus(err, http.StatusBadRequest) || errors.Is(err, context.Canceled) {
 		return
 	}
 	e.mu.Lock()
@@ -190,6 +164,17 @@ func (e *Backend) failed(cli *client.Client, err error) {
 	if e.cli == cli {
 		e.dropLocked()
 	}
+}
+
+// inspect asks GET /containers/{id}/json, bounded by the CallTimeout.
+func (e *Backend) inspect(ctx context.Context, cli *apiClient, id string) (*inspectResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.o.CallTimeout)
+	defer cancel()
+	b, err := cli.getRaw(ctx, "/containers/"+url.PathEscape(id)+"/json")
+	if err != nil {
+		return nil, err
+	}
+	return decodeInspect(b)
 }
 
 // Inventory implements [ctr.Backend]: it lists the containers (all of
@@ -203,37 +188,37 @@ func (e *Backend) Inventory(ctx context.Context, max int) ([]event.ContainerInve
 	if err != nil {
 		return nil, err
 	}
+	var list []struct {
+		ID string `json:"Id"`
+	}
 	lctx, cancel := context.WithTimeout(ctx, e.o.CallTimeout)
-	list, err := cli.ContainerList(lctx, client.ContainerListOptions{All: true})
+	err = cli.get(lctx, "/containers/json", url.Values{"all": {"1"}}, &list)
 	cancel()
 	if err != nil {
 		e.failed(cli, err)
 		return nil, fmt.Errorf("moby: list containers: %w: %w", ctr.ErrUnreachable, err)
 	}
 	var errs []error
-	ids := list.Items
-	if len(ids) > max {
-		errs = append(errs, fmt.Errorf("moby: %d containers, inventory cut at %d", len(ids), max))
-		ids = ids[:max]
+	if len(list) > max {
+		errs = append(errs, fmt.Errorf("moby: %d containers, inventory cut at %d", len(list), max))
+		list = list[:max]
 	}
-	out := make([]event.ContainerInventoryPayload, 0, len(ids))
-	for _, s := range ids {
+	out := make([]event.ContainerInventoryPayload, 0, len(list))
+	for _, s := range list {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break
 		}
-		ictx, cancel := context.WithTimeout(ctx, e.o.CallTimeout)
-		res, err := cli.ContainerInspect(ictx, s.ID, client.ContainerInspectOptions{})
-		cancel()
+		c, err := e.inspect(ctx, cli, s.ID)
 		if err != nil {
-			if cerrdefs.IsNotFound(err) {
+			if isStatus(err, http.StatusNotFound) {
 				continue // removed since listed
 			}
 			e.failed(cli, err)
 			errs = append(errs, fmt.Errorf("moby: inspect %s: %w", shortID(s.ID), err))
 			continue
 		}
-		p, err := FromInspect(&res.Container)
+		p, err := fromInspect(c)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -249,28 +234,27 @@ func (e *Backend) Lookup(ctx context.Context, id string) (ctr.Identity, error) {
 	if err != nil {
 		return ctr.Identity{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.o.CallTimeout)
-	defer cancel()
-	res, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	c, err := e.inspect(ctx, cli, id)
 	if err != nil {
-		if cerrdefs.IsNotFound(err) {
-			return ctr.Identity{}, fmt.Errorf("moby: %s: %w", id, ctr.ErrNotFound)
+		if isStatus(err, http.StatusNotFound) {
+			return ctr.Identity{}, fmt.Errorf("moby: %s: %w: %w", id, ctr.ErrNotFound, err)
 		}
 		e.failed(cli, err)
 		return ctr.Identity{}, fmt.Errorf("moby: inspect %s: %w", id, err)
 	}
-	c := &res.Container
-	ident := ctr.Identity{ID: c.ID, Name: ctr.Truncate(strings.TrimPrefix(c.Name, "/"), maxString)}
-	if c.Config != nil {
-		ident.Image = ctr.Truncate(c.Config.Image, maxString)
-		ident.Module = ctr.ModuleName(ident.Name, c.Config.Labels)
-	}
-	return ident, nil
+	return identity(c), nil
 }
+
+// eventFilters asks the daemon for container and image events only.
+const eventFilters = `{"type":{"container":true,"image":true}}`
 
 // Watch implements [ctr.Backend]: it follows GET /events for container and
 // image events. since is passed to the daemon, which replays what it still
-// buffers from then on.
+// buffers from then on. The wait for the stream's response headers is
+// bounded by the CallTimeout, each event line by MaxEventBytes; the
+// stream itself has no deadline (ctx ends it). A stream the daemon ends,
+// a line that is not an event and a line too long all end Watch with an
+// error.
 func (e *Backend) Watch(ctx context.Context, since time.Time, ready func(), fn func(ctr.Activity)) error {
 	cli, err := e.client(ctx)
 	if err != nil {
@@ -278,62 +262,66 @@ func (e *Backend) Watch(ctx context.Context, since time.Time, ready func(), fn f
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	opts := client.EventsListOptions{Filters: make(client.Filters).Add("type", "container", "image")}
+	q := url.Values{"filters": {eventFilters}}
 	if !since.IsZero() {
-		opts.Since = strconv.FormatInt(since.Unix(), 10) + "." + fmt.Sprintf("%09d", since.Nanosecond())
+		q.Set("since", strconv.FormatInt(since.Unix(), 10)+"."+fmt.Sprintf("%09d", since.Nanosecond()))
 	}
-	res := cli.Events(ctx, opts)
-	select {
-	case err := <-res.Err:
-		if err == nil || errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	resp, err := cli.do(ctx, "/events", q)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		e.failed(cli, err)
 		return fmt.Errorf("moby: events: %w", err)
-	default:
 	}
+	defer resp.Body.Close()
 	if ready != nil {
 		ready()
 	}
+	r := newEventReader(resp.Body, cli.maxLine)
 	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-res.Err:
-			if ctx.Err() != nil {
-				return ctx.Err()
+		line, err := r.next()
+		if err == nil {
+			var a ctr.Activity
+			var ok bool
+			a, ok, err = ParseEvent(line)
+			if ok {
+				if a.Payload.Action == "exec_start" && a.Payload.Command == "" {
+					a.Payload.Command = e.execCommand(ctx, cli, a.Key)
+				}
+				fn(a)
 			}
-			if err == nil || errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			e.failed(cli, err)
-			return fmt.Errorf("moby: events: %w", err)
-		case m := <-res.Messages:
-			a, ok := FromMessage(&m)
-			if !ok {
-				continue
-			}
-			if a.Payload.Action == "exec_start" && a.Payload.Command == "" {
-				a.Payload.Command = e.execCommand(ctx, cli, a.Key)
-			}
-			fn(a)
 		}
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // the daemon ended the stream
+		}
+		e.failed(cli, err)
+		return fmt.Errorf("moby: events: %w", err)
 	}
 }
 
 // execCommand finds an exec's command line when the event did not carry
-// it: from the exec's process under the host's /proc.
-func (e *Backend) execCommand(ctx context.Context, cli *client.Client, execID string) string {
+// it: from the exec's process (GET /exec/{id}/json) under the host's
+// /proc.
+func (e *Backend) execCommand(ctx context.Context, cli *apiClient, execID string) string {
 	if execID == "" {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.o.CallTimeout)
 	defer cancel()
-	res, err := cli.ExecInspect(ctx, execID, client.ExecInspectOptions{})
-	if err != nil || res.PID <= 0 {
+	var res struct {
+		Pid int `json:"Pid"`
+	}
+	if err := cli.get(ctx, "/exec/"+url.PathEscape(execID)+"/json", nil, &res); err != nil || res.Pid <= 0 {
 		return ""
 	}
-	return ProcCmdline(e.o.HostRoot, res.PID)
+	return ProcCmdline(e.o.HostRoot, res.Pid)
 }
 
 // ProcCmdline reads /proc/pid/cmdline under hostRoot as a space-separated

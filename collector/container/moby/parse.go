@@ -1,7 +1,6 @@
 package moby
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/events"
 
 	ctr "github.com/edgesec/edgesec/collector/container"
 	"github.com/edgesec/edgesec/event"
@@ -39,21 +35,99 @@ const (
 	KeyDevicesTruncated = "DevicesTruncated"
 )
 
-// ParseInspect decodes one container inspect answer (GET
-// /containers/{id}/json) and maps it with [FromInspect].
-func ParseInspect(data []byte) (event.ContainerInventoryPayload, error) {
-	var resp container.InspectResponse
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&resp); err != nil {
-		return event.ContainerInventoryPayload{}, fmt.Errorf("moby: container inspect: %w", err)
-	}
-	return FromInspect(&resp)
+// inspectResponse is the part of a container inspect answer (GET
+// /containers/{id}/json) that the inventory reads; the field names are the
+// Engine API's (unchanged from API 1.40 to 1.56). Unknown fields are
+// ignored.
+type inspectResponse struct {
+	ID              string `json:"Id"`
+	Name            string `json:"Name"`
+	Image           string `json:"Image"`
+	RestartCount    int    `json:"RestartCount"`
+	AppArmorProfile string `json:"AppArmorProfile"`
+	Config          *struct {
+		Image  string            `json:"Image"`
+		User   string            `json:"User"`
+		Labels map[string]string `json:"Labels"`
+	} `json:"Config"`
+	State *struct {
+		Status     string `json:"Status"`
+		Running    bool   `json:"Running"`
+		OOMKilled  bool   `json:"OOMKilled"`
+		ExitCode   int    `json:"ExitCode"`
+		StartedAt  string `json:"StartedAt"`
+		FinishedAt string `json:"FinishedAt"`
+	} `json:"State"`
+	HostConfig *hostConfig  `json:"HostConfig"`
+	Mounts     []mountPoint `json:"Mounts"`
 }
 
-// FromInspect maps a container inspect answer to an inventory item. It
-// bounds every string and list it copies, and fails only when the answer
-// has no id.
-func FromInspect(c *container.InspectResponse) (event.ContainerInventoryPayload, error) {
+type hostConfig struct {
+	Privileged     bool     `json:"Privileged"`
+	NetworkMode    string   `json:"NetworkMode"`
+	PidMode        string   `json:"PidMode"`
+	IpcMode        string   `json:"IpcMode"`
+	UTSMode        string   `json:"UTSMode"`
+	CgroupnsMode   string   `json:"CgroupnsMode"`
+	CapAdd         []string `json:"CapAdd"`
+	CapDrop        []string `json:"CapDrop"`
+	ReadonlyRootfs bool     `json:"ReadonlyRootfs"`
+	RestartPolicy  struct {
+		Name              string `json:"Name"`
+		MaximumRetryCount int    `json:"MaximumRetryCount"`
+	} `json:"RestartPolicy"`
+	Memory    int64 `json:"Memory"`
+	NanoCPUs  int64 `json:"NanoCpus"`
+	CPUQuota  int64 `json:"CpuQuota"`
+	CPUPeriod int64 `json:"CpuPeriod"`
+	Devices   []struct {
+		PathOnHost        string `json:"PathOnHost"`
+		PathInContainer   string `json:"PathInContainer"`
+		CgroupPermissions string `json:"CgroupPermissions"`
+	} `json:"Devices"`
+	SecurityOpt []string `json:"SecurityOpt"`
+}
+
+type mountPoint struct {
+	Type        string `json:"Type"`
+	Name        string `json:"Name"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	RW          bool   `json:"RW"`
+}
+
+// decodeInspect decodes a container inspect answer.
+func decodeInspect(data []byte) (*inspectResponse, error) {
+	var c inspectResponse
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("moby: container inspect: %w", err)
+	}
+	return &c, nil
+}
+
+// ParseInspect decodes one container inspect answer (GET
+// /containers/{id}/json, what `docker inspect` prints one element of) and
+// maps it to an inventory item. It bounds every string and list it
+// copies, and fails only when the answer is not JSON or has no id.
+func ParseInspect(data []byte) (event.ContainerInventoryPayload, error) {
+	c, err := decodeInspect(data)
+	if err != nil {
+		return event.ContainerInventoryPayload{}, err
+	}
+	return fromInspect(c)
+}
+
+// identity is what Lookup keeps of an inspect answer.
+func identity(c *inspectResponse) ctr.Identity {
+	id := ctr.Identity{ID: c.ID, Name: ctr.Truncate(strings.TrimPrefix(c.Name, "/"), maxString)}
+	if c.Config != nil {
+		id.Image = ctr.Truncate(c.Config.Image, maxString)
+		id.Module = ctr.ModuleName(id.Name, c.Config.Labels)
+	}
+	return id
+}
+
+func fromInspect(c *inspectResponse) (event.ContainerInventoryPayload, error) {
 	if c == nil || strings.TrimSpace(c.ID) == "" {
 		return event.ContainerInventoryPayload{}, errors.New("moby: container inspect: no container id")
 	}
@@ -82,7 +156,7 @@ func FromInspect(c *container.InspectResponse) (event.ContainerInventoryPayload,
 		p.Image = p.ImageDigest
 	}
 	if s := c.State; s != nil {
-		p.State = ctr.Truncate(string(s.Status), maxString)
+		p.State = ctr.Truncate(s.Status, maxString)
 		p.StartedAt = engineTime(s.StartedAt)
 		p.FinishedAt = engineTime(s.FinishedAt)
 		if s.OOMKilled {
@@ -101,18 +175,18 @@ func FromInspect(c *container.InspectResponse) (event.ContainerInventoryPayload,
 	p.AppArmorProfile = ctr.Truncate(c.AppArmorProfile, maxString)
 	if h := c.HostConfig; h != nil {
 		p.Privileged = h.Privileged
-		p.NetworkMode = ctr.Truncate(string(h.NetworkMode), maxString)
-		p.PidMode = ctr.Truncate(string(h.PidMode), maxString)
-		p.IpcMode = ctr.Truncate(string(h.IpcMode), maxString)
-		p.UtsMode = ctr.Truncate(string(h.UTSMode), maxString)
+		p.NetworkMode = ctr.Truncate(h.NetworkMode, maxString)
+		p.PidMode = ctr.Truncate(h.PidMode, maxString)
+		p.IpcMode = ctr.Truncate(h.IpcMode, maxString)
+		p.UtsMode = ctr.Truncate(h.UTSMode, maxString)
 		if h.CgroupnsMode != "" {
-			x[KeyCgroupnsMode] = ctr.Truncate(string(h.CgroupnsMode), maxString)
+			x[KeyCgroupnsMode] = ctr.Truncate(h.CgroupnsMode, maxString)
 		}
 		p.CapAdd = caps(h.CapAdd)
 		p.CapDrop = caps(h.CapDrop)
 		p.ReadOnlyRootfs = h.ReadonlyRootfs
 		if rp := h.RestartPolicy; rp.Name != "" && rp.Name != "no" {
-			p.RestartPolicy = ctr.Truncate(string(rp.Name), maxString)
+			p.RestartPolicy = ctr.Truncate(rp.Name, maxString)
 			if rp.MaximumRetryCount > 0 {
 				p.RestartPolicy += ":" + strconv.Itoa(rp.MaximumRetryCount)
 			}
@@ -174,9 +248,9 @@ func FromInspect(c *container.InspectResponse) (event.ContainerInventoryPayload,
 	return p, nil
 }
 
-func mount(m container.MountPoint) event.Mount {
+func mount(m mountPoint) event.Mount {
 	out := event.Mount{
-		Type:        ctr.Truncate(string(m.Type), maxString),
+		Type:        ctr.Truncate(m.Type, maxString),
 		Source:      ctr.Truncate(m.Source, maxPath),
 		Destination: ctr.Truncate(m.Destination, maxPath),
 		ReadOnly:    !m.RW,
@@ -281,10 +355,35 @@ const (
 	KeySignal = "Signal"
 )
 
-// FromMessage maps an engine event to an activity. ok is false for events
-// that are not reported (other types, noisy actions, no id).
-func FromMessage(m *events.Message) (ctr.Activity, bool) {
-	action, arg, _ := strings.Cut(string(m.Action), ":")
+// message is the part of an event of GET /events that the activity
+// stream reads (API 1.40 to 1.56; the deprecated status/id/from fields are
+// not read).
+type message struct {
+	Type   string `json:"Type"`
+	Action string `json:"Action"`
+	Actor  struct {
+		ID         string            `json:"ID"`
+		Attributes map[string]string `json:"Attributes"`
+	} `json:"Actor"`
+	Time     int64 `json:"time"`
+	TimeNano int64 `json:"timeNano"`
+}
+
+// ParseEvent decodes one event of the engine's stream (one line of GET
+// /events) and maps it to an activity. ok is false for events that are
+// not reported (other types, noisy actions, no id); err is set only when
+// line is not an event.
+func ParseEvent(line []byte) (a ctr.Activity, ok bool, err error) {
+	var m message
+	if err := json.Unmarshal(line, &m); err != nil {
+		return ctr.Activity{}, false, fmt.Errorf("moby: event: %w", err)
+	}
+	a, ok = fromMessage(&m)
+	return a, ok, nil
+}
+
+func fromMessage(m *message) (ctr.Activity, bool) {
+	action, arg, _ := strings.Cut(m.Action, ":")
 	action = strings.TrimSpace(action)
 	arg = strings.TrimSpace(arg)
 	a := ctr.Activity{Payload: event.ContainerActivityPayload{Action: action, Runtime: ctr.RuntimeMoby}}
@@ -299,7 +398,7 @@ func FromMessage(m *events.Message) (ctr.Activity, bool) {
 	attrs := m.Actor.Attributes
 	p := &a.Payload
 	switch m.Type {
-	case events.ContainerEventType:
+	case "container":
 		if !containerActions[action] || m.Actor.ID == "" {
 			return a, false
 		}
@@ -330,7 +429,7 @@ func FromMessage(m *events.Message) (ctr.Activity, bool) {
 		if len(x) > 0 {
 			p.ExtraDetails = x
 		}
-	case events.ImageEventType:
+	case "image":
 		if !imageActions[action] {
 			return a, false
 		}
