@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -286,5 +288,35 @@ func TestWatchCancel(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Watch did not end with its context")
+	}
+}
+
+// TestExecCommandFromProc: an exec_start event without its command gets
+// it from the exec's process (GET /exec/{id}/json, the captured answer)
+// under HostRoot/proc.
+func TestExecCommandFromProc(t *testing.T) {
+	root := t.TempDir()
+	proc := filepath.Join(root, "proc", "32668")
+	if err := os.MkdirAll(proc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proc, "cmdline"), []byte("/bin/sh\x00-c\x00id\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const execID = "eea6b0afbc6c1af5e6506013eef2a928dccdc186f55a1b14be5ae1c5d1a770d5"
+	f := &fakeEngine{version: "1.41", handle: map[string]http.HandlerFunc{
+		"/exec/" + execID + "/json": func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write(readFixture(t, "exec-inspect.json"))
+		},
+		"/events": func(w http.ResponseWriter, r *http.Request) {
+			_, _ = w.Write([]byte(`{"Type":"container","Action":"exec_start","Actor":{"ID":"7fd520fe5cc4","Attributes":{"execID":"` + execID + `"}},"timeNano":1}` + "\n"))
+		},
+	}}
+	e := moby.New(moby.Options{HostRoot: root, Sockets: []string{"unix://" + f.serve(t)}})
+	defer e.Close()
+	var cmd []string
+	_ = e.Watch(context.Background(), time.Time{}, nil, func(a ctr.Activity) { cmd = append(cmd, a.Payload.Command) })
+	if len(cmd) != 1 || cmd[0] != "/bin/sh -c id" {
+		t.Fatalf("commands %q, want the exec's from /proc", cmd)
 	}
 }
