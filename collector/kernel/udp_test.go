@@ -28,12 +28,13 @@ type udpPlan struct {
 	SendTo    int    // sendto(2) with an address, twice
 	SendMsg   int    // sendmsg(2) with an address, twice
 	Connected int    // connect(2), then send(2) (sendto without an address), twice
-	Write     int    // connect(2), then write(2), twice
+	Write     int    // connect(2), then write(2), twice (once with Once)
 	Mmsg      [2]int // one sendmmsg(2) of three messages: Mmsg[0], Mmsg[1], Mmsg[0]
 	Mapped    int    // IPv6 socket, sendto an IPv4-mapped address (IPv4 receiver)
 	Bound     int    // a socket bound to an explicit port (a server), sendto
 	TCP       int    // negative: a TCP connection and a write on it
 	Unix      string // negative: a unix datagram socket, sendto this path
+	Once      bool   // one datagram to each peer instead of two
 }
 
 // udpHelper runs the helper "udp <json plan>" in the child process.
@@ -82,7 +83,7 @@ func (p udpPlan) run() error {
 		return f(fd, p.sockaddr(port))
 	}
 	twice := func(f func() error) error {
-		if err := f(); err != nil {
+		if err := f(); err != nil || p.Once {
 			return err
 		}
 		return f()
