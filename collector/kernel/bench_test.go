@@ -217,3 +217,93 @@ func BenchmarkShortUDP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkUDPSendCost measures what the UDP tracing adds to a datagram:
+// a helper process sends 200,000 datagrams to one loopback peer with
+// sendto(2), without the eBPF source loaded (none), with its process
+// programs only (ebpf-noconn) and with Connections on (ebpf: sys_exit and
+// sock_send_length traced). It reports the helper's mean
+// time per datagram (ns/datagram) and, with the source, the kernel's own
+// measure of the programs per datagram (bpf-ns/datagram: run time of
+// handle_sys_exit and handle_sock_send over the run, which also includes
+// every other system call exit of the host meanwhile).
+//
+//	go test -run '^$' -bench UDPSendCost -benchtime 5x ./collector/kernel
+func BenchmarkUDPSendCost(b *testing.B) {
+	const n = 200000
+	for _, src := range []string{"none", "ebpf-noconn", "ebpf"} {
+		b.Run(src, func(b *testing.B) {
+			var k *Collector
+			if src != "none" {
+				k = newCollector(b, Options{Connections: src == "ebpf"})
+			}
+			if src == "ebpf" {
+				st, err := EnableProgramStats()
+				if err != nil {
+					b.Skip(err)
+				}
+				defer st.Close()
+			}
+			if k != nil {
+				rec := collectortest.NewRecorder()
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- k.Run(ctx, rec) }()
+				defer func() { cancel(); <-done }()
+			}
+			r, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			go func() { // drain, so that the socket buffer never fills
+				buf := make([]byte, 64)
+				for {
+					if _, _, err := r.ReadFrom(buf); err != nil {
+						return
+					}
+				}
+			}()
+			self, err := os.Executable()
+			if err != nil {
+				b.Fatal(err)
+			}
+			plan := fmt.Sprintf(`{"Net":"4","SendTo":%d,"Flood":%d}`, r.LocalAddr().(*net.UDPAddr).Port, n)
+			var perDatagram, bpfNs, runs int64
+			progTime := func() time.Duration {
+				if src != "ebpf" {
+					return 0
+				}
+				ps, err := k.ProgramStats()
+				if err != nil {
+					b.Fatal(err)
+				}
+				return ps["handle_sys_exit"].RunTime + ps["handle_sock_send"].RunTime
+			}
+			for b.Loop() {
+				before := progTime()
+				cmd := exec.Command(self)
+				cmd.Env = append(os.Environ(), helperEnv+"=udp "+plan)
+				out, err := cmd.Output()
+				if err != nil {
+					b.Fatal(err)
+				}
+				var ns int64
+				if _, err := fmt.Sscan(string(out), &ns); err != nil {
+					b.Fatal(err)
+				}
+				perDatagram += ns
+				bpfNs += int64(progTime() - before)
+				runs++
+				if src == "ebpf" && os.Getenv("EDGESEC_BENCH_DEBUG") != "" {
+					ps, _ := k.ProgramStats()
+					b.Logf("%+v", ps)
+				}
+			}
+			b.ReportMetric(float64(perDatagram)/float64(runs), "ns/datagram")
+			if src == "ebpf" {
+				b.ReportMetric(float64(bpfNs)/float64(runs*n), "bpf-ns/datagram")
+			}
+		})
+	}
+}

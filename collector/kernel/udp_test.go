@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -35,6 +36,7 @@ type udpPlan struct {
 	TCP       int    // negative: a TCP connection and a write on it
 	Unix      string // negative: a unix datagram socket, sendto this path
 	Once      bool   // one datagram to each peer instead of two
+	Flood     int    // sendto SendTo this many datagrams and print the ns each took
 }
 
 // udpHelper runs the helper "udp <json plan>" in the child process.
@@ -71,6 +73,9 @@ func (p udpPlan) socket(typ int) (int, error) {
 
 func (p udpPlan) run() error {
 	msg := []byte("edgesec")
+	if p.Flood > 0 {
+		return p.flood(msg)
+	}
 	each := func(port int, f func(fd int, sa unix.Sockaddr) error) error {
 		if port == 0 {
 			return nil
@@ -173,6 +178,25 @@ func (p udpPlan) run() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// flood sends Flood datagrams to SendTo with sendto(2) and prints the
+// mean time of one, in ns.
+func (p udpPlan) flood(msg []byte) error {
+	fd, err := p.socket(unix.SOCK_DGRAM)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	sa := p.sockaddr(p.SendTo)
+	start := time.Now()
+	for range p.Flood {
+		if err := unix.Sendto(fd, msg, 0, sa); err != nil && !errors.Is(err, unix.ENOBUFS) {
+			return err
+		}
+	}
+	fmt.Println(time.Since(start).Nanoseconds() / int64(p.Flood))
 	return nil
 }
 

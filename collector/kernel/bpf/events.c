@@ -413,11 +413,11 @@ struct pt_regs___arm64 {
 // The socket of descriptor fd of task, NULL when fd is not a socket.
 static __always_inline struct sock *sock_of_fd(struct task_struct *task, u64 fd)
 {
-	struct files_struct *files = BPF_CORE_READ(task, files);
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	if (fd >= BPF_CORE_READ(fdt, max_fds))
+	// task is a BTF pointer: direct loads (cheaper than helper calls).
+	struct fdtable *fdt = task->files->fdt;
+	if (fd >= fdt->max_fds)
 		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = fdt->fd;
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	if (!f)
@@ -514,11 +514,15 @@ static __always_inline u16 udp_family(struct sock *sk)
 // first time the process sends to it.
 static __noinline void udp_report(struct task_struct *task, struct sock *sk, struct udp_peer_key *key)
 {
-	key->tgid = BPF_CORE_READ(task, tgid);
-	key->start_time = BPF_CORE_READ(task, group_leader, start_time);
+	key->tgid = task->tgid;
+	key->start_time = task->group_leader->start_time;
+	// A lookup first: most datagrams go to a peer already reported, and a
+	// failed BPF_NOEXIST update of an LRU map costs a node allocation.
+	if (bpf_map_lookup_elem(&udp_peers, key))
+		return;
 	u8 one = 1;
 	if (bpf_map_update_elem(&udp_peers, key, &one, BPF_NOEXIST) != 0)
-		return; // reported before
+		return; // reported before (by another thread just now)
 	struct conn_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count(STAT_RINGBUF_FULL);
@@ -591,23 +595,26 @@ static __always_inline u64 exit_arg(struct pt_regs *regs, u32 i)
 {
 	if (is_x86) {
 		struct pt_regs___x86 *r = (void *)regs;
-		switch (i) {
-		case 0: return BPF_CORE_READ(r, di);
-		case 1: return BPF_CORE_READ(r, si);
-		case 2: return BPF_CORE_READ(r, dx);
-		case 3: return BPF_CORE_READ(r, r10);
-		case 4: return BPF_CORE_READ(r, r8);
-		case 5: return BPF_CORE_READ(r, r9);
+		switch (i) { // regs is a BTF pointer: direct loads
+		case 0: return r->di;
+		case 1: return r->si;
+		case 2: return r->dx;
+		case 3: return r->r10;
+		case 4: return r->r8;
+		case 5: return r->r9;
 		}
 		return 0;
 	}
 	struct pt_regs___arm64 *r = (void *)regs;
-	if (i == 0)
-		return BPF_CORE_READ(r, orig_x0);
-	u64 v = 0;
-	if (i < 6)
-		bpf_probe_read_kernel(&v, sizeof(v), (void *)__builtin_preserve_access_index(&r->regs[0]) + i * sizeof(u64));
-	return v;
+	switch (i) {
+	case 0: return r->orig_x0;
+	case 1: return r->regs[1];
+	case 2: return r->regs[2];
+	case 3: return r->regs[3];
+	case 4: return r->regs[4];
+	case 5: return r->regs[5];
+	}
+	return 0;
 }
 
 // sendto, sendmsg or sendmmsg (nr) returned ret >= 0.
@@ -644,18 +651,20 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 {
 	if (ret < 0)
 		return 0;
+	// regs is a BTF pointer: a direct load, no helper call (this runs at
+	// every system call exit).
 	long nr;
 	if (is_x86)
-		nr = BPF_CORE_READ((struct pt_regs___x86 *)regs, orig_ax);
+		nr = ((struct pt_regs___x86 *)regs)->orig_ax;
 	else
-		nr = BPF_CORE_READ((struct pt_regs___arm64 *)regs, syscallno);
+		nr = ((struct pt_regs___arm64 *)regs)->syscallno;
 	bool accept = nr_accept4 >= 0 && (nr == nr_accept4 || nr == nr_accept);
 	bool udp = nr_sendto >= 0 && (nr == nr_sendto || nr == nr_sendmsg || nr == nr_sendmmsg);
 	if (!accept && !udp)
 		return 0;
 
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	if (BPF_CORE_READ(task, tgid) == (u32)self_tgid)
+	if (task->tgid == self_tgid)
 		return 0;
 	if (accept)
 		accepted(task, ret);
@@ -669,13 +678,15 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(handle_sock_send, struct sock *sk, int ret, int flags)
 {
-	if (ret < 0)
+	// sk is a BTF pointer: direct loads. Most sends are not on a
+	// connected UDP socket.
+	if (ret < 0 || sk->sk_protocol != IPPROTO_UDP || sk->__sk_common.skc_state != TCP_ESTABLISHED)
 		return 0;
 	u16 family = udp_family(sk);
 	if (!family)
 		return 0;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	if (BPF_CORE_READ(task, tgid) == (u32)self_tgid)
+	if (task->tgid == self_tgid)
 		return 0;
 	struct udp_peer_key key = {};
 	if (udp_sock_peer(sk, family, &key) == 0)
