@@ -51,7 +51,7 @@
 // gave, else the socket's connected peer; with sock_send_length, any send
 // on a connected socket is seen too (Stats.UDPConnectedSends; without it,
 // write(2) on a connected socket — Go's resolver, for one — is not). The
-// programs deduplicate in the kernel: an LRU table of 16,384 entries keyed
+// programs deduplicate in the kernel: an LRU table of 8,192 entries keyed
 // by process (pid and its start time, so a reused pid is a new process),
 // family, peer address and port; a record is sent only when the key is
 // inserted, so a DNS client is one event per server, not one per query. A

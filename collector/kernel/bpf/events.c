@@ -476,7 +476,7 @@ struct udp_peer_key {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 8192); // about 0.9 MB of kernel memory (memlock), preallocated
 	__type(key, struct udp_peer_key);
 	__type(value, u8);
 } udp_peers SEC(".maps");
