@@ -65,7 +65,10 @@
 // source address is not known to the socket). Direction is In when the
 // local port was bound explicitly (bind(2) with a port: a server
 // answering a client), Out otherwise. Datagrams received are not
-// reported, nor a datagram sent by the collector's own process.
+// reported, nor a datagram sent by the collector's own process. System
+// calls of 32-bit processes on a 64-bit kernel (ia32, AArch32 userland)
+// have other numbers and argument registers: their exits are skipped
+// (neither accept nor UDP sends of such processes are reported).
 //
 // # System call activity
 //

@@ -399,13 +399,29 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 struct pt_regs___x86 {
 	unsigned long orig_ax;
 	unsigned long di, si, dx, r10, r8, r9;
+	u16 cs; // unsigned long before Linux 6.9: read with BPF_CORE_READ_BITFIELD_PROBED
 } __attribute__((preserve_access_index));
 
 struct pt_regs___arm64 {
 	int syscallno;
 	u64 orig_x0;
 	u64 regs[31];
+	u64 pstate;
 } __attribute__((preserve_access_index));
+
+#define X86_USER32_CS 0x23   // __USER32_CS: a 32-bit (ia32) system call
+#define ARM64_PSR_MODE32 0x10 // PSR_MODE32_BIT: a 32-bit (AArch32) task
+
+// A 32-bit process's system call: its numbers and argument registers are
+// not the 64-bit ones the loader set.
+static __always_inline bool compat_syscall(struct pt_regs *regs)
+{
+	if (is_x86) {
+		struct pt_regs___x86 *r = (void *)regs;
+		return (BPF_CORE_READ_BITFIELD_PROBED(r, cs) & 0xffff) == X86_USER32_CS;
+	}
+	return ((struct pt_regs___arm64 *)regs)->pstate & ARM64_PSR_MODE32;
+}
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -660,7 +676,7 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		nr = ((struct pt_regs___arm64 *)regs)->syscallno;
 	bool accept = nr_accept4 >= 0 && (nr == nr_accept4 || nr == nr_accept);
 	bool udp = nr_sendto >= 0 && (nr == nr_sendto || nr == nr_sendmsg || nr == nr_sendmmsg);
-	if (!accept && !udp)
+	if ((!accept && !udp) || compat_syscall(regs))
 		return 0;
 
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
