@@ -44,7 +44,7 @@ type Options struct {
 	// container attribution of processes, connections and ports.
 	NoContainers bool
 	// NoBPF forces the proc connector (process events) and sock_diag
-	// snapshots (TCP connections) even where the eBPF kernel source
+	// snapshots (TCP connections and UDP flows) even where the eBPF kernel source
 	// (collector/kernel) can load. Without it the eBPF source is used when
 	// the kernel, its BTF and the module's capabilities allow it, and the
 	// module says once why it is not when they do not.
@@ -121,8 +121,9 @@ func Add(eng *edgesec.Engine, o Options) (release func()) {
 
 	// Host activity, triggered: the eBPF kernel source when it loads
 	// (every process with its argv, every TCP connection however short,
-	// sensitive file and syscall activity), else the proc connector and
-	// sock_diag snapshots; connected UDP always from sock_diag.
+	// the first UDP datagram of each process to each peer, sensitive file
+	// and syscall activity), else the proc connector and sock_diag
+	// snapshots.
 	k, kerr := kernel.New(kernel.Options{HostRoot: root, Logger: named("kernel"), Resolver: containers,
 		Connections: true, Activity: true, Disable: o.NoBPF})
 	if kerr == nil {
@@ -133,8 +134,14 @@ func Add(eng *edgesec.Engine, o Options) (release func()) {
 		}
 		eng.AddCollector(kernel.WithFallbackNotice(process.New(process.Options{HostRoot: root, Logger: named(event.ProcessCreate), Resolver: containers}), kerr))
 	}
-	eng.AddCollector(connection.New(connection.Options{HostRoot: root, Logger: sinkOr(event.ConnectionCreate), Containers: containers,
-		ExcludeTCP: kerr == nil}))
+	// UDP: where the eBPF source reports the first datagram of each
+	// process to each peer whatever the system call (Linux >= 6.4 for
+	// write(2) on a connected socket), sock_diag has nothing left to add;
+	// on older kernels it keeps snapshotting connected UDP sockets.
+	if kerr != nil || !kernelUDP(k.Stats()) {
+		eng.AddCollector(connection.New(connection.Options{HostRoot: root, Logger: sinkOr(event.ConnectionCreate), Containers: containers,
+			ExcludeTCP: kerr == nil}))
+	}
 	lo := login.Options{HostRoot: root, Logger: sinkOr(event.Login)}
 	if o.StateDir != "" {
 		lo.StateDir = filepath.Join(o.StateDir, "login")
@@ -154,6 +161,11 @@ func Add(eng *edgesec.Engine, o Options) (release func()) {
 		}
 	}
 }
+
+// kernelUDP reports whether the eBPF kernel source reports every UDP
+// peer: sends with an address and sends by any system call on connected
+// sockets.
+func kernelUDP(s kernel.Stats) bool { return s.UDP && s.UDPConnectedSends }
 
 // containerEngines returns the container engines whose sockets exist:
 // Moby, and containerd (without its "moby" namespace when Moby is there

@@ -2,8 +2,14 @@ package kernel
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,4 +113,197 @@ func BenchmarkWatchedPathsChange(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkShortUDP runs 1,000 short-lived processes per iteration (the
+// test binary as a helper, four at a time), each sending one UDP datagram
+// to its own loopback port and exiting at once, and reports the share
+// seen with the sender's pid and command line (seen-with-pid-cmdline-%)
+// and seen at all (seen-%): the eBPF source beside the sock_diag sampler
+// (collector/connection, 1 s snapshots). "connected" sockets call
+// connect(2) and write(2), as resolvers do (the only UDP sockets with a
+// peer in the socket tables); "sendto" sockets send with an address.
+//
+//	go test -run '^$' -bench ShortUDP -benchtime 1x ./collector/kernel
+func BenchmarkShortUDP(b *testing.B) {
+	const n = 1000
+	for _, src := range []string{"ebpf", "sockdiag"} {
+		for _, mode := range []string{"connected", "sendto"} {
+			b.Run(src+"/"+mode, func(b *testing.B) {
+				var c collector.Collector
+				settle := 200 * time.Millisecond
+				if src == "ebpf" {
+					k := newCollector(b, Options{Connections: true, RingBufferSize: 4 << 20})
+					if s := k.Stats(); !s.UDP || (mode == "connected" && !s.UDPConnectedSends) {
+						b.Skipf("UDP %s sends are not traced here: %+v", mode, s)
+					}
+					c = k
+				} else {
+					c = connection.New(connection.Options{})
+					settle = 1500 * time.Millisecond // baseline snapshot taken
+				}
+				rcv := make([]net.PacketConn, n)
+				for i := range rcv {
+					r, err := net.ListenPacket("udp4", "127.0.0.1:0")
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer r.Close()
+					rcv[i] = r
+				}
+				self, err := os.Executable()
+				if err != nil {
+					b.Fatal(err)
+				}
+				rec := collectortest.NewRecorder()
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- c.Run(ctx, rec) }()
+				defer func() { cancel(); <-done }()
+				time.Sleep(settle)
+				var seen, withPid, total int
+				for b.Loop() {
+					marker := fmt.Sprintf("UDPBENCH-%d", time.Now().UnixNano())
+					pids := make([]int, n)
+					var wg sync.WaitGroup
+					errs := make(chan error, 4)
+					for w := range 4 {
+						wg.Go(func() {
+							for i := w; i < n; i += 4 {
+								port := rcv[i].LocalAddr().(*net.UDPAddr).Port
+								plan := fmt.Sprintf(`{"Net":"4","SendTo":%d}`, port)
+								if mode == "connected" {
+									plan = fmt.Sprintf(`{"Net":"4","Write":%d,"Once":true}`, port)
+								}
+								cmd := exec.Command(self, "udp-bench", marker+"-"+strconv.Itoa(i))
+								cmd.Env = append(os.Environ(), helperEnv+"=udp "+plan)
+								if out, err := cmd.CombinedOutput(); err != nil {
+									errs <- fmt.Errorf("helper: %w: %s", err, out)
+									return
+								}
+								pids[i] = cmd.Process.Pid
+							}
+						})
+					}
+					wg.Wait()
+					close(errs)
+					for err := range errs {
+						b.Fatal(err)
+					}
+					time.Sleep(settle) // the sampler's next snapshot, the reader's poll
+					byPort := map[string]int{}
+					for i, r := range rcv {
+						byPort[strconv.Itoa(r.LocalAddr().(*net.UDPAddr).Port)] = i
+					}
+					got, good := map[int]bool{}, map[int]bool{}
+					for _, it := range payloads[*event.ConnectionCreatePayload](rec, event.ConnectionCreate) {
+						i, ok := byPort[it.RemotePort]
+						if !ok || it.Protocol != "UDP" || it.RemoteAddress != "127.0.0.1" {
+							continue
+						}
+						got[i] = true
+						if it.ProcessID == pids[i] && strings.HasSuffix(it.CommandLine, " udp-bench "+marker+"-"+strconv.Itoa(i)) {
+							good[i] = true
+						}
+					}
+					seen += len(got)
+					withPid += len(good)
+					total += n
+					rec.Reset()
+				}
+				b.ReportMetric(100*float64(withPid)/float64(max(total, 1)), "seen-with-pid-cmdline-%")
+				b.ReportMetric(100*float64(seen)/float64(max(total, 1)), "seen-%")
+			})
+		}
+	}
+}
+
+// BenchmarkUDPSendCost measures what the UDP tracing adds to a datagram:
+// a helper process sends 200,000 datagrams to one loopback peer with
+// sendto(2), without the eBPF source loaded (none), with its process
+// programs only (ebpf-noconn) and with Connections on (ebpf: sys_exit and
+// sock_send_length traced). It reports the helper's mean
+// time per datagram (ns/datagram) and, with the source, the kernel's own
+// measure of the programs per datagram (bpf-ns/datagram: run time of
+// handle_sys_exit and handle_sock_send over the run, which also includes
+// every other system call exit of the host meanwhile).
+//
+//	go test -run '^$' -bench UDPSendCost -benchtime 5x ./collector/kernel
+func BenchmarkUDPSendCost(b *testing.B) {
+	const n = 200000
+	for _, src := range []string{"none", "ebpf-noconn", "ebpf"} {
+		b.Run(src, func(b *testing.B) {
+			var k *Collector
+			if src != "none" {
+				k = newCollector(b, Options{Connections: src == "ebpf"})
+			}
+			if src == "ebpf" {
+				st, err := EnableProgramStats()
+				if err != nil {
+					b.Skip(err)
+				}
+				defer st.Close()
+			}
+			if k != nil {
+				rec := collectortest.NewRecorder()
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- k.Run(ctx, rec) }()
+				defer func() { cancel(); <-done }()
+			}
+			r, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			go func() { // drain, so that the socket buffer never fills
+				buf := make([]byte, 64)
+				for {
+					if _, _, err := r.ReadFrom(buf); err != nil {
+						return
+					}
+				}
+			}()
+			self, err := os.Executable()
+			if err != nil {
+				b.Fatal(err)
+			}
+			plan := fmt.Sprintf(`{"Net":"4","SendTo":%d,"Flood":%d}`, r.LocalAddr().(*net.UDPAddr).Port, n)
+			var perDatagram, bpfNs, runs int64
+			progTime := func() time.Duration {
+				if src != "ebpf" {
+					return 0
+				}
+				ps, err := k.ProgramStats()
+				if err != nil {
+					b.Fatal(err)
+				}
+				return ps["handle_sys_exit"].RunTime + ps["handle_sock_send"].RunTime
+			}
+			for b.Loop() {
+				before := progTime()
+				cmd := exec.Command(self)
+				cmd.Env = append(os.Environ(), helperEnv+"=udp "+plan)
+				out, err := cmd.Output()
+				if err != nil {
+					b.Fatal(err)
+				}
+				var ns int64
+				if _, err := fmt.Sscan(string(out), &ns); err != nil {
+					b.Fatal(err)
+				}
+				perDatagram += ns
+				bpfNs += int64(progTime() - before)
+				runs++
+				if src == "ebpf" && os.Getenv("EDGESEC_BENCH_DEBUG") != "" {
+					ps, _ := k.ProgramStats()
+					b.Logf("%+v", ps)
+				}
+			}
+			b.ReportMetric(float64(perDatagram)/float64(runs), "ns/datagram")
+			if src == "ebpf" {
+				b.ReportMetric(float64(bpfNs)/float64(runs*n), "bpf-ns/datagram")
+			}
+		})
+	}
 }

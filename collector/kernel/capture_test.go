@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,8 +38,18 @@ func TestCaptureFixtures(t *testing.T) {
 	}
 	runHelper(t, 1, "tcp6")
 	runHelper(t, 1, "tcp4")
+	rcv, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rcv.Close()
+	udp := exec.Command(os.Args[0])
+	udp.Env = append(os.Environ(), fmt.Sprintf(`%s=udp {"Net":"4","SendTo":%d}`, helperEnv, rcv.LocalAddr().(*net.UDPAddr).Port))
+	if out, err := udp.CombinedOutput(); err != nil {
+		t.Fatalf("udp helper: %v: %s", err, out)
+	}
 
-	want := map[uint32]string{recExec: "exec", recExit: "exit_signal", recFork: "fork", recConnect: "connect6", recAccept: "accept4", recActivity: "activity_open"}
+	want := map[uint32]string{recExec: "exec", recExit: "exit_signal", recFork: "fork", recConnect: "connect6", recAccept: "accept4", recActivity: "activity_open", recUDP: "udp4"}
 	rd.SetDeadline(time.Now().Add(2 * time.Second))
 	var r record
 	for len(want) > 0 {
@@ -57,6 +69,7 @@ func TestCaptureFixtures(t *testing.T) {
 			r.Type == recExit && (r.Comm != "sh" || r.Code != 9),
 			r.Type == recConnect && r.Conn.Family != afINET6,
 			r.Type == recAccept && r.Conn.Family != afINET,
+			r.Type == recUDP && r.Conn.Family != afINET,
 			r.Type == recActivity && (r.Act.Kind != actOpen || r.Act.Path != "/etc/shadow"):
 			continue
 		}

@@ -50,9 +50,11 @@ type Options struct {
 	// Disable makes New return ErrNotAvailable without trying: the
 	// switch that forces the proc connector fallback.
 	Disable bool
-	// Connections adds TCP ConnectionCreate events (connect and accept).
-	// Accept attribution traces the exit of every system call (a few tens
-	// of nanoseconds each); it is available on amd64 and arm64.
+	// Connections adds TCP ConnectionCreate events (connect and accept)
+	// and UDP ones (the first datagram a process sends to each peer).
+	// Accept and UDP attribution trace the exit of every system call (a
+	// few tens of nanoseconds each); they are available on amd64 and
+	// arm64 (Stats.Accept, Stats.UDP).
 	Connections bool
 	// Activity adds KernelActivity events: security-relevant file and
 	// system call activity, filtered in the kernel (see the package
@@ -168,6 +170,12 @@ type Stats struct {
 	// tracing is attached); Activity whether system call activity is
 	// reported.
 	Accept, Activity bool
+	// UDP reports whether the first UDP datagram of a process to each
+	// peer is reported (sendto, sendmsg and sendmmsg traced at their
+	// exit); UDPConnectedSends whether sends on a connected UDP socket by
+	// any system call (write, writev, send) are too (the kernel's
+	// sock_send_length tracepoint, Linux >= 6.4).
+	UDP, UDPConnectedSends bool
 }
 
 // Lost is every event lost, whatever the reason: ring buffer full,
@@ -177,8 +185,8 @@ func (s Stats) Lost() uint64 {
 }
 
 // Collector emits ProcessCreate and ProcessTerminate events and, with
-// Options.Connections, TCP ConnectionCreate events, from BPF programs in
-// the kernel. Create it with [New] and release it with Close. Run may be
+// Options.Connections, TCP and UDP ConnectionCreate events, from BPF
+// programs in the kernel. Create it with [New] and release it with Close. Run may be
 // called again after it returned (not concurrently); the counters
 // accumulate.
 type Collector struct {
@@ -307,7 +315,7 @@ func (c *Collector) Stats() Stats {
 		Records: c.records.Load(), Malformed: c.malformed.Load(), Dropped: c.dropped.Load(),
 		EmitErrors: c.emitE.Load(), Created: c.created.Load(), Terminated: c.terminated.Load(),
 		Forks: c.forks.Load(), Connections: c.conns.Load(), Activities: c.acts.Load(), Partial: c.parts.Load(),
-		Accept: c.l.accept, Activity: c.l.active,
+		Accept: c.l.accept, Activity: c.l.active, UDP: c.l.udp, UDPConnectedSends: c.l.udpW,
 	}
 	c.mu.Lock()
 	c.readCountersLocked()

@@ -1,6 +1,7 @@
 // Package kernel is an eBPF source of kernel events: ProcessCreate and
-// ProcessTerminate (exec, exit, and fork for ancestry) and TCP
-// ConnectionCreate (connect and accept, IPv4 and IPv6), with the payloads
+// ProcessTerminate (exec, exit, and fork for ancestry), TCP
+// ConnectionCreate (connect and accept, IPv4 and IPv6) and UDP
+// ConnectionCreate (the first datagram of a process to each peer), with the payloads
 // and ExtraDetails of collector/process and collector/connection, and
 // KernelActivity (security-relevant file and system call activity,
 // filtered in the kernel), from CO-RE BPF programs on BTF tracepoints and
@@ -37,7 +38,37 @@
 //   - sys_exit, for accept and accept4 returning a descriptor: the new
 //     socket, in the accepting process (the state change of an inbound
 //     connection runs in softirq context, where the process is unknown);
+//     and for sendto, sendmsg and sendmmsg on a UDP socket (see below);
+//   - sock_send_length (Linux >= 6.4; optional), for every send on a
+//     connected UDP socket, whatever the system call (write, writev);
 //   - sys_enter, for the watched system calls (see below).
+//
+// # UDP
+//
+// A UDP ConnectionCreate is the first datagram a process sends to a peer
+// (address and port): at the exit of a successful sendto, sendmsg or
+// sendmmsg (its first 8 messages), the peer is the address the caller
+// gave, else the socket's connected peer; with sock_send_length, any send
+// on a connected socket is seen too (Stats.UDPConnectedSends; without it,
+// write(2) on a connected socket — Go's resolver, for one — is not). The
+// programs deduplicate in the kernel: an LRU table of 8,192 entries keyed
+// by process (pid and its start time, so a reused pid is a new process),
+// family, peer address and port; a record is sent only when the key is
+// inserted, so a DNS client is one event per server, not one per query. A
+// peer evicted from the table is reported again at its next datagram. A
+// record the ring buffer has no room for is counted (RingBufferFull) and
+// its key removed, so that the next datagram tries again.
+//
+// The item has Protocol "UDP" and State "CONNECTED" (a connected socket,
+// as collector/connection says) or "UNCONNECTED"; LocalAddress is the
+// socket's bound address (0.0.0.0 or :: for an unbound socket: the route's
+// source address is not known to the socket). Direction is In when the
+// local port was bound explicitly (bind(2) with a port: a server
+// answering a client), Out otherwise. Datagrams received are not
+// reported, nor a datagram sent by the collector's own process. System
+// calls of 32-bit processes on a 64-bit kernel (ia32, AArch32 userland)
+// have other numbers and argument registers: their exits are skipped
+// (neither accept nor UDP sends of such processes are reported).
 //
 // # System call activity
 //
@@ -132,6 +163,10 @@
 // CAP_PERFMON (or CAP_SYS_ADMIN); see docs/privileges.md. The parsed
 // object and kernel BTF are released right after load. Importing
 // collector/process alone does not link this package or cilium/ebpf.
+//
+// defaults (the reference module) drops the sock_diag sampler
+// (collector/connection) where Stats.UDP and Stats.UDPConnectedSends are
+// both true, and keeps it for connected UDP sockets elsewhere.
 //
 // # Regenerating
 //

@@ -262,7 +262,7 @@ func (e *enricher) handle(r *record) {
 		e.exec(r)
 	case recExit:
 		e.exit(r)
-	case recConnect, recAccept:
+	case recConnect, recAccept, recUDP:
 		e.conn(r)
 	case recActivity:
 		e.activity(r)
@@ -401,6 +401,9 @@ func (e *enricher) conn(r *record) {
 	if r.Type == recAccept {
 		item.Direction = event.DirectionIn
 	}
+	if r.Type == recUDP {
+		udpItem(item, r.Flags)
+	}
 	d := item.ExtraDetails
 	if mapped {
 		d[KeyIPv4Mapped] = "true"
@@ -434,3 +437,19 @@ func (e *enricher) conn(r *record) {
 // isLoopback reports a loopback address, or an unspecified one (a
 // connection to 0.0.0.0 reaches the host itself).
 func isLoopback(a netip.Addr) bool { return a.IsLoopback() || a.IsUnspecified() }
+
+// udpItem makes item the first UDP datagram of a process to a peer
+// (flags of the record): Protocol UDP, as collector/connection names it;
+// State CONNECTED (a connected socket, as there) or UNCONNECTED; and
+// Direction In when the local port was bound explicitly (bind(2) with a
+// port: a server answering a client), else Out.
+func udpItem(item *event.ConnectionCreatePayload, flags uint32) {
+	item.Protocol = "UDP"
+	item.ExtraDetails[KeyState] = "UNCONNECTED"
+	if flags&flagUDPConnected != 0 {
+		item.ExtraDetails[KeyState] = "CONNECTED"
+	}
+	if flags&flagUDPBound != 0 {
+		item.Direction = event.DirectionIn
+	}
+}

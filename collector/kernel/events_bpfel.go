@@ -85,6 +85,15 @@ type eventsSyscallInfo struct {
 	FlagsArg uint8
 }
 
+type eventsUdpPeerKey struct {
+	_         structs.HostLayout
+	StartTime uint64
+	Tgid      uint32
+	Family    uint16
+	Dport     uint16
+	Daddr     [16]uint8
+}
+
 type eventsWatchedPrefix struct {
 	_      structs.HostLayout
 	Len    uint32
@@ -102,16 +111,21 @@ const (
 	eventsMapExecScratch     = "exec_scratch"
 	eventsMapStats           = "stats"
 	eventsMapSyscalls        = "syscalls"
+	eventsMapUdpPeers        = "udp_peers"
 	eventsMapWatched         = "watched"
 	eventsProgHandleExec     = "handle_exec"
 	eventsProgHandleExit     = "handle_exit"
 	eventsProgHandleFork     = "handle_fork"
 	eventsProgHandleSetState = "handle_set_state"
+	eventsProgHandleSockSend = "handle_sock_send"
 	eventsProgHandleSysEnter = "handle_sys_enter"
 	eventsProgHandleSysExit  = "handle_sys_exit"
 	eventsVarIsX86           = "is_x86"
 	eventsVarNrAccept        = "nr_accept"
 	eventsVarNrAccept4       = "nr_accept4"
+	eventsVarNrSendmmsg      = "nr_sendmmsg"
+	eventsVarNrSendmsg       = "nr_sendmsg"
+	eventsVarNrSendto        = "nr_sendto"
 	eventsVarSelfTgid        = "self_tgid"
 	eventsVarWakeupBytes     = "wakeup_bytes"
 )
@@ -162,6 +176,7 @@ type eventsProgramSpecs struct {
 	HandleExit     *ebpf.ProgramSpec `ebpf:"handle_exit"`
 	HandleFork     *ebpf.ProgramSpec `ebpf:"handle_fork"`
 	HandleSetState *ebpf.ProgramSpec `ebpf:"handle_set_state"`
+	HandleSockSend *ebpf.ProgramSpec `ebpf:"handle_sock_send"`
 	HandleSysEnter *ebpf.ProgramSpec `ebpf:"handle_sys_enter"`
 	HandleSysExit  *ebpf.ProgramSpec `ebpf:"handle_sys_exit"`
 }
@@ -176,6 +191,7 @@ type eventsMapSpecs struct {
 	ExecScratch     *ebpf.MapSpec `ebpf:"exec_scratch"`
 	Stats           *ebpf.MapSpec `ebpf:"stats"`
 	Syscalls        *ebpf.MapSpec `ebpf:"syscalls"`
+	UdpPeers        *ebpf.MapSpec `ebpf:"udp_peers"`
 	Watched         *ebpf.MapSpec `ebpf:"watched"`
 }
 
@@ -186,6 +202,9 @@ type eventsVariableSpecs struct {
 	IsX86       *ebpf.VariableSpec `ebpf:"is_x86"`
 	NrAccept    *ebpf.VariableSpec `ebpf:"nr_accept"`
 	NrAccept4   *ebpf.VariableSpec `ebpf:"nr_accept4"`
+	NrSendmmsg  *ebpf.VariableSpec `ebpf:"nr_sendmmsg"`
+	NrSendmsg   *ebpf.VariableSpec `ebpf:"nr_sendmsg"`
+	NrSendto    *ebpf.VariableSpec `ebpf:"nr_sendto"`
 	SelfTgid    *ebpf.VariableSpec `ebpf:"self_tgid"`
 	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
@@ -216,6 +235,7 @@ type eventsMaps struct {
 	ExecScratch     *ebpf.Map `ebpf:"exec_scratch"`
 	Stats           *ebpf.Map `ebpf:"stats"`
 	Syscalls        *ebpf.Map `ebpf:"syscalls"`
+	UdpPeers        *ebpf.Map `ebpf:"udp_peers"`
 	Watched         *ebpf.Map `ebpf:"watched"`
 }
 
@@ -227,6 +247,7 @@ func (m *eventsMaps) Close() error {
 		m.ExecScratch,
 		m.Stats,
 		m.Syscalls,
+		m.UdpPeers,
 		m.Watched,
 	)
 }
@@ -238,6 +259,9 @@ type eventsVariables struct {
 	IsX86       *ebpf.Variable `ebpf:"is_x86"`
 	NrAccept    *ebpf.Variable `ebpf:"nr_accept"`
 	NrAccept4   *ebpf.Variable `ebpf:"nr_accept4"`
+	NrSendmmsg  *ebpf.Variable `ebpf:"nr_sendmmsg"`
+	NrSendmsg   *ebpf.Variable `ebpf:"nr_sendmsg"`
+	NrSendto    *ebpf.Variable `ebpf:"nr_sendto"`
 	SelfTgid    *ebpf.Variable `ebpf:"self_tgid"`
 	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
@@ -250,6 +274,7 @@ type eventsPrograms struct {
 	HandleExit     *ebpf.Program `ebpf:"handle_exit"`
 	HandleFork     *ebpf.Program `ebpf:"handle_fork"`
 	HandleSetState *ebpf.Program `ebpf:"handle_set_state"`
+	HandleSockSend *ebpf.Program `ebpf:"handle_sock_send"`
 	HandleSysEnter *ebpf.Program `ebpf:"handle_sys_enter"`
 	HandleSysExit  *ebpf.Program `ebpf:"handle_sys_exit"`
 }
@@ -260,6 +285,7 @@ func (p *eventsPrograms) Close() error {
 		p.HandleExit,
 		p.HandleFork,
 		p.HandleSetState,
+		p.HandleSockSend,
 		p.HandleSysEnter,
 		p.HandleSysExit,
 	)

@@ -35,6 +35,8 @@ type loaded struct {
 	events *ebpf.Map // ring buffer
 	stats  *ebpf.Map // per-CPU counters
 	accept bool      // inbound connections attributed at accept exit
+	udp    bool      // first UDP datagram to each peer, at sendto/sendmsg/sendmmsg exit
+	udpW   bool      // and at every send on a connected UDP socket (sock_send_length)
 	active bool      // system call activity reported
 	// watched is the list in the watched map (active only); slots from
 	// len(watched) on are zero.
@@ -64,6 +66,9 @@ var (
 	processPrograms = []string{"handle_exec", "handle_exit", "handle_fork"}
 	connectPrograms = []string{"handle_set_state"}
 	acceptPrograms  = []string{"handle_sys_exit"}
+	// Sends on connected UDP sockets, where the kernel has the
+	// sock_send_length tracepoint (Linux >= 6.4): loaded when it can be.
+	udpSendPrograms = []string{"handle_sock_send"}
 	// System call activity, and the maps only it uses.
 	activityPrograms = []string{"handle_sys_enter"}
 	activityMaps     = []string{"syscalls", "watched", "activity_scratch"}
@@ -96,12 +101,19 @@ func load(opts Options) (_ *loaded, err error) {
 	if !accept && !active {
 		nrAccept, nrAccept4 = -1, -1
 	}
+	sends := udpSyscalls()
+	if !accept {
+		sends = [3]int32{-1, -1, -1}
+	}
 	for name, v := range map[string]any{
 		"wakeup_bytes": uint64(opts.WakeupBytes),
 		"self_tgid":    int32(os.Getpid()),
 		"nr_accept":    nrAccept,
 		"nr_accept4":   nrAccept4,
 		"is_x86":       x86,
+		"nr_sendto":    sends[0],
+		"nr_sendmsg":   sends[1],
+		"nr_sendmmsg":  sends[2],
 	} {
 		vs, ok := spec.Variables[name]
 		if !ok {
@@ -112,10 +124,13 @@ func load(opts Options) (_ *loaded, err error) {
 		}
 	}
 	want := append([]string(nil), processPrograms...)
+	udpW := false
 	if opts.Connections {
 		want = append(want, connectPrograms...)
 		if accept {
 			want = append(want, acceptPrograms...)
+			want = append(want, udpSendPrograms...)
+			udpW = true
 		}
 	}
 	if active {
@@ -133,7 +148,22 @@ func load(opts Options) (_ *loaded, err error) {
 	if !opts.Connections {
 		delete(spec.Maps, "connecting")
 	}
+	if !accept {
+		delete(spec.Maps, "udp_peers")
+	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	if err != nil && udpW {
+		// A kernel without the sock_send_length tracepoint (< 6.4):
+		// UDP sends are still seen at the exit of sendto, sendmsg and
+		// sendmmsg, not write(2) on a connected socket.
+		opts.Logger.Debug("kernel: UDP sends on connected sockets not traced", "err", err)
+		for _, name := range udpSendPrograms {
+			delete(spec.Programs, name)
+			want = slices.DeleteFunc(want, func(s string) bool { return s == name })
+		}
+		udpW = false
+		coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	}
 	// The parsed object and the kernel's BTF (several MB) are no longer
 	// needed: drop them and give the memory back now rather than at the
 	// next GC cycles.
@@ -146,7 +176,8 @@ func load(opts Options) (_ *loaded, err error) {
 		}
 		return nil, notAvailable("load", err)
 	}
-	l := &loaded{coll: coll, events: coll.Maps["events"], stats: coll.Maps["stats"], accept: accept, active: active}
+	l := &loaded{coll: coll, events: coll.Maps["events"], stats: coll.Maps["stats"], accept: accept,
+		udp: accept, udpW: udpW, active: active}
 	if active {
 		l.watched = watched
 	}
@@ -162,6 +193,11 @@ func load(opts Options) (_ *loaded, err error) {
 	}
 	for _, name := range want {
 		lk, err := link.AttachTracing(link.TracingOptions{Program: coll.Programs[name], AttachType: ebpf.AttachTraceRawTp})
+		if err != nil && contains(udpSendPrograms, name) {
+			opts.Logger.Debug("kernel: UDP sends on connected sockets not traced", "err", err)
+			l.udpW = false
+			continue
+		}
 		if err != nil {
 			return nil, notAvailable("attach "+name, err)
 		}

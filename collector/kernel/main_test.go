@@ -16,6 +16,13 @@ const helperEnv = "EDGESEC_KERNEL_TEST_HELPER"
 
 func TestMain(m *testing.M) {
 	if args := os.Getenv(helperEnv); args != "" {
+		if ok, err := udpHelper(args); ok {
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(2)
+			}
+			os.Exit(0)
+		}
 		if ok, err := activityHelper(args); ok {
 			if err != nil {
 				fmt.Fprintln(os.Stderr, err)

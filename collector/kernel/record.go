@@ -15,6 +15,7 @@ const (
 	recConnect  = 4
 	recAccept   = 5
 	recActivity = 6
+	recUDP      = 7
 )
 
 // Record flags.
@@ -25,6 +26,8 @@ const (
 	flagCgroupTruncated   = 1 << 3
 	flagExecMemfd         = 1 << 4
 	flagPathTruncated     = 1 << 5
+	flagUDPConnected      = 1 << 6 // the UDP socket is connected
+	flagUDPBound          = 1 << 7 // its port was bound explicitly (a server)
 )
 
 // Layout of the records (pinned by _Static_assert in bpf/events.c).
@@ -81,7 +84,8 @@ type execRecord struct {
 	Argv                 []byte // NUL-separated; aliases the input
 }
 
-// connRecord is a TCP connection established (connect) or accepted.
+// connRecord is a TCP connection established (connect) or accepted, or
+// the first UDP datagram of a process to a peer (Remote).
 type connRecord struct {
 	UID    uint32
 	Family uint16 // AF_INET or AF_INET6
@@ -100,7 +104,7 @@ type activityRecord struct {
 }
 
 // record is one parsed ring buffer record. Exec is set for recExec, Conn
-// for recConnect and recAccept, Act for recActivity.
+// for recConnect, recAccept and recUDP, Act for recActivity.
 type record struct {
 	taskHeader
 	Exec execRecord
@@ -141,7 +145,7 @@ func parseRecord(b []byte, r *record) error {
 		return nil
 	case recExec:
 		return parseExec(b, &r.Exec)
-	case recConnect, recAccept:
+	case recConnect, recAccept, recUDP:
 		return parseConn(b, &r.Conn)
 	case recActivity:
 		return parseActivity(b, &r.Act)

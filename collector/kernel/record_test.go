@@ -69,6 +69,15 @@ func TestParseFixtures(t *testing.T) {
 	assert.Equal(t, "127.0.0.1", r.Conn.Local.Addr().String())
 	assert.Equal(t, "127.0.0.1", r.Conn.Remote.Addr().String())
 
+	require.NoError(t, parseRecord(fixture(t, "udp4"), &r))
+	assert.EqualValues(t, recUDP, r.Type)
+	assert.EqualValues(t, afINET, r.Conn.Family)
+	assert.Equal(t, "0.0.0.0", r.Conn.Local.Addr().String(), "an unbound socket")
+	assert.NotZero(t, r.Conn.Local.Port(), "bound by the first send")
+	assert.Equal(t, "127.0.0.1", r.Conn.Remote.Addr().String())
+	assert.NotZero(t, r.Conn.Remote.Port())
+	assert.Zero(t, r.Flags&(flagUDPConnected|flagUDPBound))
+
 	require.NoError(t, parseRecord(fixture(t, "activity_open"), &r))
 	assert.EqualValues(t, recActivity, r.Type)
 	assert.EqualValues(t, actOpen, r.Act.Kind)
@@ -96,6 +105,8 @@ func TestParseMalformed(t *testing.T) {
 		"cgroup too long":   set16(exec, execOffLens+4, cgroupNameMax),
 		"short connection":  conn[:connRecSize-1],
 		"bad family":        set16(conn, connOffFamily, 1),
+		"short udp":         fixture(t, "udp4")[:connRecSize-1],
+		"udp family":        set16(fixture(t, "udp4"), connOffFamily, 1),
 		"short activity":    fixture(t, "activity_open")[:actRecSize-1],
 		"activity path":     set16(fixture(t, "activity_open"), actOffKind+28, actPathMax),
 		"activity kind":     set16(fixture(t, "activity_open"), actOffKind, 99),
@@ -110,7 +121,7 @@ func TestParseMalformed(t *testing.T) {
 }
 
 func FuzzParseRecord(f *testing.F) {
-	for _, name := range []string{"exec", "exit_signal", "fork", "connect6", "accept4", "activity_open"} {
+	for _, name := range []string{"exec", "exit_signal", "fork", "connect6", "accept4", "activity_open", "udp4"} {
 		f.Add(fixture(f, name))
 	}
 	// One enricher for the worker (calls are sequential), over an empty
@@ -152,11 +163,11 @@ func TestEventsFromFixtures(t *testing.T) {
 	require.NoError(t, err)
 	e := testEnricher(t, Options{HostRoot: t.TempDir()})
 	var r record
-	for _, name := range []string{"fork", "exec", "exit_signal", "connect6", "accept4", "activity_open"} {
+	for _, name := range []string{"fork", "exec", "exit_signal", "connect6", "accept4", "activity_open", "udp4"} {
 		require.NoError(t, parseRecord(fixture(t, name), &r))
 		e.handle(&r)
 	}
-	require.Len(t, e.batch, 5) // a fork is no event
+	require.Len(t, e.batch, 6) // a fork is no event
 	for _, ev := range e.batch {
 		require.NoError(t, v.ValidateEvent(ev), "%s", ev.AppendJSON(nil))
 	}
@@ -179,6 +190,41 @@ func TestEventsFromFixtures(t *testing.T) {
 	assert.Equal(t, "/etc/shadow", act.Path)
 	assert.Equal(t, "read", act.Operations)
 	assert.Equal(t, "00", act.ExtraDetails[KeyOpenFlags])
+	udp := e.batch[5].Payload[0].(*event.ConnectionCreatePayload)
+	assert.Equal(t, "UDP", udp.Protocol)
+	assert.Equal(t, event.DirectionOut, udp.Direction)
+	assert.Equal(t, "UNCONNECTED", udp.ExtraDetails[KeyState])
+	assert.Equal(t, "127.0.0.1", udp.RemoteAddress)
+	assert.Equal(t, "0.0.0.0", udp.LocalAddress)
+	assert.Equal(t, "true", udp.ExtraDetails[KeyLoopback])
+}
+
+// The flags of a UDP record make its State and Direction.
+func TestUDPFlags(t *testing.T) {
+	v, err := schemas.NewValidator()
+	require.NoError(t, err)
+	e := testEnricher(t, Options{HostRoot: t.TempDir()})
+	for _, c := range []struct {
+		flags            uint32
+		state, direction string
+	}{
+		{0, "UNCONNECTED", event.DirectionOut},
+		{flagUDPConnected, "CONNECTED", event.DirectionOut},
+		{flagUDPBound, "UNCONNECTED", event.DirectionIn},
+		{flagUDPConnected | flagUDPBound, "CONNECTED", event.DirectionIn},
+	} {
+		b := bytes.Clone(fixture(t, "udp4"))
+		binary.LittleEndian.PutUint32(b[4:], c.flags)
+		var r record
+		require.NoError(t, parseRecord(b, &r))
+		e.handle(&r)
+		require.Len(t, e.batch, 1)
+		require.NoError(t, v.ValidateEvent(e.batch[0]))
+		p := e.batch[0].Payload[0].(*event.ConnectionCreatePayload)
+		assert.Equal(t, c.state, p.ExtraDetails[KeyState], "flags %#x", c.flags)
+		assert.Equal(t, c.direction, p.Direction, "flags %#x", c.flags)
+		e.batch = e.batch[:0]
+	}
 }
 
 func TestWatchedPaths(t *testing.T) {

@@ -9,6 +9,12 @@ func acceptSyscalls() (accept, accept4 int32, x86, ok bool) {
 	return unix.SYS_ACCEPT, unix.SYS_ACCEPT4, false, true
 }
 
+// udpSyscalls returns the numbers of sendto(2), sendmsg(2) and
+// sendmmsg(2), whose exits report UDP peers.
+func udpSyscalls() [3]int32 {
+	return [3]int32{unix.SYS_SENDTO, unix.SYS_SENDMSG, unix.SYS_SENDMMSG}
+}
+
 var sysNumbers = map[string]int{
 	"openat": unix.SYS_OPENAT, "openat2": unix.SYS_OPENAT2, "unlinkat": unix.SYS_UNLINKAT,
 	"renameat": unix.SYS_RENAMEAT, "renameat2": unix.SYS_RENAMEAT2, "truncate": unix.SYS_TRUNCATE,

@@ -9,3 +9,6 @@ func acceptSyscalls() (accept, accept4 int32, x86, ok bool) { return -1, -1, fal
 
 // activitySyscalls is empty on this architecture.
 func activitySyscalls() map[int]syscallInfo { return nil }
+
+// udpSyscalls: not traced on this architecture.
+func udpSyscalls() [3]int32 { return [3]int32{-1, -1, -1} }

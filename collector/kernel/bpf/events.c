@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 //
-// edgesec kernel events: process exec, exit and fork, and TCP connect and
-// accept, from BTF tracepoints (tp_btf), into one ring buffer.
+// edgesec kernel events: process exec, exit and fork, TCP connect and
+// accept, and the first UDP datagram of a process to each peer, from BTF
+// tracepoints (tp_btf), into one ring buffer.
 //
 // The record layouts are parsed by collector/kernel/record.go: keep the two
 // in step (the _Static_asserts below pin the offsets the parser uses).
@@ -33,6 +34,7 @@ enum record_type {
 	REC_CONNECT = 4,
 	REC_ACCEPT = 5,
 	REC_ACTIVITY = 6,
+	REC_UDP = 7,
 };
 
 enum record_flags {
@@ -42,6 +44,8 @@ enum record_flags {
 	FLAG_CGROUP_TRUNCATED = 1 << 3,
 	FLAG_EXEC_MEMFD = 1 << 4,     // exec: the executable is a memfd (fileless)
 	FLAG_PATH_TRUNCATED = 1 << 5, // activity: a path did not fit
+	FLAG_UDP_CONNECTED = 1 << 6,  // udp: the socket is connected (connect(2))
+	FLAG_UDP_BOUND = 1 << 7,      // udp: its port was bound explicitly (bind(2) with a port: a server)
 };
 
 // Counters, one slot each in the per-CPU stats array.
@@ -102,6 +106,9 @@ volatile const s32 self_tgid = 0;            // the collector's own process, not
 volatile const s32 nr_accept = -1;           // syscall numbers of accept/accept4 on this arch
 volatile const s32 nr_accept4 = -1;
 volatile const bool is_x86 = false;          // how to read the syscall number at sys_exit
+volatile const s32 nr_sendto = -1;           // syscall numbers of the UDP sends (-1: not traced)
+volatile const s32 nr_sendmsg = -1;
+volatile const s32 nr_sendmmsg = -1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -391,57 +398,315 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 
 struct pt_regs___x86 {
 	unsigned long orig_ax;
+	unsigned long di, si, dx, r10, r8, r9;
+	u16 cs; // unsigned long before Linux 6.9: read with BPF_CORE_READ_BITFIELD_PROBED
 } __attribute__((preserve_access_index));
 
 struct pt_regs___arm64 {
 	int syscallno;
+	u64 orig_x0;
+	u64 regs[31];
+	u64 pstate;
 } __attribute__((preserve_access_index));
+
+#define X86_USER32_CS 0x23   // __USER32_CS: a 32-bit (ia32) system call
+#define ARM64_PSR_MODE32 0x10 // PSR_MODE32_BIT: a 32-bit (AArch32) task
+
+// A 32-bit process's system call: its numbers and argument registers are
+// not the 64-bit ones the loader set.
+static __always_inline bool compat_syscall(struct pt_regs *regs)
+{
+	if (is_x86) {
+		struct pt_regs___x86 *r = (void *)regs;
+		return (BPF_CORE_READ_BITFIELD_PROBED(r, cs) & 0xffff) == X86_USER32_CS;
+	}
+	return ((struct pt_regs___arm64 *)regs)->pstate & ARM64_PSR_MODE32;
+}
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+// The socket of descriptor fd of task, NULL when fd is not a socket.
+static __always_inline struct sock *sock_of_fd(struct task_struct *task, u64 fd)
+{
+	// task is a BTF pointer: direct loads (cheaper than helper calls).
+	struct fdtable *fdt = task->files->fdt;
+	if (fd >= fdt->max_fds)
+		return NULL;
+	struct file **fds = fdt->fd;
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return NULL;
+	// The descriptor may have been closed or replaced since the call by
+	// another thread: make sure it still is a socket.
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
 
 // Inbound TCP: at the exit of accept/accept4, in the accepting process, the
 // returned descriptor is the new connection's socket.
-SEC("tp_btf/sys_exit")
-int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+static __always_inline void accepted(struct task_struct *task, long ret)
 {
-	if (ret < 0 || nr_accept4 < 0)
-		return 0;
-	long nr;
-	if (is_x86)
-		nr = BPF_CORE_READ((struct pt_regs___x86 *)regs, orig_ax);
-	else
-		nr = BPF_CORE_READ((struct pt_regs___arm64 *)regs, syscallno);
-	if (nr != nr_accept4 && nr != nr_accept)
-		return 0;
-
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	u32 tgid = BPF_CORE_READ(task, tgid);
-	if (tgid == (u32)self_tgid)
-		return 0;
-	struct files_struct *files = BPF_CORE_READ(task, files);
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	if ((unsigned long)ret >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[ret]);
-	if (!f)
-		return 0;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct sock *sk = sock_of_fd(task, ret);
 	if (!sk)
-		return 0;
-
+		return;
 	struct conn_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count(STAT_RINGBUF_FULL);
-		return 0;
+		return;
 	}
 	fill_task(&r->h, REC_ACCEPT, task);
 	r->uid = (u32)bpf_get_current_uid_gid();
 	if (fill_sock(r, sk) != 0) {
 		bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
-		return 0;
+		return;
 	}
 	bpf_ringbuf_submit(r, wake_flags());
+}
+
+// ---------------------------------------------------------------------
+// UDP: the first datagram a process sends to each peer.
+//
+// At the exit of sendto/sendmsg/sendmmsg (the peer is the address the
+// caller gave, else the connected socket's) and, where the kernel has the
+// sock_send_length tracepoint (Linux >= 6.4), at every send on a connected
+// UDP socket (write, writev, send on it too). A peer is reported once per
+// process: the udp_peers LRU table is keyed by process (tgid and the start
+// time of its leader, so a reused pid is a new process), family, peer
+// address and port, and a record is sent only when the key is inserted.
+
+#define IPPROTO_UDP 17
+#define SOCK_BINDPORT_LOCK 4
+#define UDP_MMSG_MAX 8
+
+struct udp_peer_key {
+	u64 start_time; // the process's group leader's start time (ns since boot)
+	u32 tgid;
+	u16 family;     // the socket's
+	u16 dport;      // host order
+	u8 daddr[16];   // an IPv4 peer of an IPv4 socket in the first 4 bytes
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192); // about 0.9 MB of kernel memory (memlock), preallocated
+	__type(key, struct udp_peer_key);
+	__type(value, u8);
+} udp_peers SEC(".maps");
+
+// User-space layouts (UAPI, 64-bit).
+struct user_sockaddr {
+	u16 family;
+	__be16 port;
+	union {
+		__be32 v4;               // sockaddr_in
+		struct {
+			__be32 flowinfo; // sockaddr_in6
+			u8 v6[16];
+		};
+	};
+};
+
+struct user_msghdr_head {
+	u64 msg_name;
+	s32 msg_namelen;
+};
+
+#define MMSGHDR_SIZE 64 // struct mmsghdr: a 56-byte msghdr and msg_len, padded
+
+// A UDP socket of the inet families: its family, else 0.
+static __always_inline u16 udp_family(struct sock *sk)
+{
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP)
+		return 0;
+	u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return family == AF_INET || family == AF_INET6 ? family : 0;
+}
+
+// Reports the peer in key (the process fields are filled here) of sk, the
+// first time the process sends to it.
+static __noinline void udp_report(struct task_struct *task, struct sock *sk, struct udp_peer_key *key)
+{
+	key->tgid = task->tgid;
+	key->start_time = task->group_leader->start_time;
+	// A lookup first: most datagrams go to a peer already reported, and a
+	// failed BPF_NOEXIST update of an LRU map costs a node allocation.
+	if (bpf_map_lookup_elem(&udp_peers, key))
+		return;
+	u8 one = 1;
+	if (bpf_map_update_elem(&udp_peers, key, &one, BPF_NOEXIST) != 0)
+		return; // reported before (by another thread just now)
+	struct conn_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(STAT_RINGBUF_FULL);
+		// Not reported: forget the peer so that the next datagram
+		// tries again.
+		bpf_map_delete_elem(&udp_peers, key);
+		return;
+	}
+	fill_task(&r->h, REC_UDP, task);
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_ESTABLISHED)
+		r->h.flags |= FLAG_UDP_CONNECTED;
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks) & SOCK_BINDPORT_LOCK)
+		r->h.flags |= FLAG_UDP_BOUND;
+	r->uid = (u32)bpf_get_current_uid_gid();
+	fill_sock(r, sk);
+	r->dport = key->dport;
+	__builtin_memcpy(r->daddr, key->daddr, sizeof(r->daddr));
+	bpf_ringbuf_submit(r, wake_flags());
+}
+
+// The connected peer of sk into key; -1 when sk is not connected.
+static __always_inline int udp_sock_peer(struct sock *sk, u16 family, struct udp_peer_key *key)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_ESTABLISHED)
+		return -1;
+	key->family = family;
+	key->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__builtin_memset(key->daddr, 0, sizeof(key->daddr));
+	if (family == AF_INET)
+		BPF_CORE_READ_INTO((u32 *)key->daddr, sk, __sk_common.skc_daddr);
+	else
+		BPF_CORE_READ_INTO(&key->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	return 0;
+}
+
+// The peer of a datagram sent on sk (of family) into key: the user's
+// address at addr (len bytes) when given, else the connected peer; -1
+// when there is none.
+static __always_inline int udp_peer(struct sock *sk, u16 family, u64 addr, s64 len, struct udp_peer_key *key)
+{
+	if (!addr || len < 4)
+		return udp_sock_peer(sk, family, key);
+	struct user_sockaddr sa = {};
+	if (bpf_probe_read_user(&sa, len < (s64)sizeof(sa) ? 8 : sizeof(sa), (void *)addr) != 0)
+		return -1;
+	key->family = family;
+	key->dport = bpf_ntohs(sa.port);
+	__builtin_memset(key->daddr, 0, sizeof(key->daddr));
+	if (sa.family == AF_INET) {
+		if (family == AF_INET) {
+			__builtin_memcpy(key->daddr, &sa.v4, 4);
+		} else {
+			// An IPv4 peer of a dual-stack IPv6 socket: ::ffff:a.b.c.d.
+			key->daddr[10] = 0xff;
+			key->daddr[11] = 0xff;
+			__builtin_memcpy(&key->daddr[12], &sa.v4, 4);
+		}
+		return 0;
+	}
+	if (sa.family == AF_INET6 && family == AF_INET6 && len >= (s64)sizeof(sa)) {
+		__builtin_memcpy(key->daddr, sa.v6, 16);
+		return 0;
+	}
+	return udp_sock_peer(sk, family, key); // AF_UNSPEC: the connected peer
+}
+
+// System call argument i at sys_exit (arm64 keeps the first in orig_x0,
+// regs[0] holds the return value by then).
+static __always_inline u64 exit_arg(struct pt_regs *regs, u32 i)
+{
+	if (is_x86) {
+		struct pt_regs___x86 *r = (void *)regs;
+		switch (i) { // regs is a BTF pointer: direct loads
+		case 0: return r->di;
+		case 1: return r->si;
+		case 2: return r->dx;
+		case 3: return r->r10;
+		case 4: return r->r8;
+		case 5: return r->r9;
+		}
+		return 0;
+	}
+	struct pt_regs___arm64 *r = (void *)regs;
+	switch (i) {
+	case 0: return r->orig_x0;
+	case 1: return r->regs[1];
+	case 2: return r->regs[2];
+	case 3: return r->regs[3];
+	case 4: return r->regs[4];
+	case 5: return r->regs[5];
+	}
+	return 0;
+}
+
+// sendto, sendmsg or sendmmsg (nr) returned ret >= 0.
+static __always_inline void udp_sent(struct task_struct *task, struct pt_regs *regs, long nr, long ret)
+{
+	struct sock *sk = sock_of_fd(task, exit_arg(regs, 0));
+	u16 family = udp_family(sk);
+	if (!family)
+		return;
+	struct udp_peer_key key = {};
+	if (nr == nr_sendto) {
+		if (udp_peer(sk, family, exit_arg(regs, 4), (s64)exit_arg(regs, 5), &key) == 0)
+			udp_report(task, sk, &key);
+		return;
+	}
+	u64 msg = exit_arg(regs, 1);
+	u32 n = 1; // sendmsg
+	if (nr == nr_sendmmsg)
+		n = ret < UDP_MMSG_MAX ? ret : UDP_MMSG_MAX; // the messages sent, bounded
+	for (u32 i = 0; i < UDP_MMSG_MAX; i++) {
+		if (i >= n)
+			break;
+		struct user_msghdr_head h = {};
+		if (bpf_probe_read_user(&h, sizeof(h), (void *)(msg + (u64)i * MMSGHDR_SIZE)) != 0)
+			return;
+		if (udp_peer(sk, family, h.msg_name, h.msg_namelen, &key) == 0)
+			udp_report(task, sk, &key);
+	}
+}
+
+// At the exit of accept/accept4 (inbound TCP) and of the UDP sends.
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (ret < 0)
+		return 0;
+	// regs is a BTF pointer: a direct load, no helper call (this runs at
+	// every system call exit).
+	long nr;
+	if (is_x86)
+		nr = ((struct pt_regs___x86 *)regs)->orig_ax;
+	else
+		nr = ((struct pt_regs___arm64 *)regs)->syscallno;
+	bool accept = nr_accept4 >= 0 && (nr == nr_accept4 || nr == nr_accept);
+	bool udp = nr_sendto >= 0 && (nr == nr_sendto || nr == nr_sendmsg || nr == nr_sendmmsg);
+	if ((!accept && !udp) || compat_syscall(regs))
+		return 0;
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	if (task->tgid == self_tgid)
+		return 0;
+	if (accept)
+		accepted(task, ret);
+	else
+		udp_sent(task, regs, nr, ret);
+	return 0;
+}
+
+// Every send on a socket (Linux >= 6.4): a connected UDP socket's peer,
+// whatever the system call (write, writev, send, sendmsg, …).
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(handle_sock_send, struct sock *sk, int ret, int flags)
+{
+	// sk is a BTF pointer: direct loads. Most sends are not on a
+	// connected UDP socket.
+	if (ret < 0 || sk->sk_protocol != IPPROTO_UDP || sk->__sk_common.skc_state != TCP_ESTABLISHED)
+		return 0;
+	u16 family = udp_family(sk);
+	if (!family)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	if (task->tgid == self_tgid)
+		return 0;
+	struct udp_peer_key key = {};
+	if (udp_sock_peer(sk, family, &key) == 0)
+		udp_report(task, sk, &key);
 	return 0;
 }
 

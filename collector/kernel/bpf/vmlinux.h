@@ -134,6 +134,8 @@ struct task_struct {
 	struct signal_struct *signal;
 	struct css_set *cgroups;
 	struct files_struct *files;
+	struct task_struct *group_leader;
+	u64 start_time;
 };
 
 struct file;
@@ -178,6 +180,7 @@ struct sock_common {
 		};
 	};
 	unsigned short skc_family;
+	volatile unsigned char skc_state;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
 };
@@ -186,14 +189,20 @@ struct sock {
 	struct sock_common __sk_common;
 	u16 sk_protocol;
 	u16 sk_type;
+	u8 sk_userlocks; /* a 4-bit bitfield in older kernels: read with BPF_CORE_READ_BITFIELD_PROBED */
 };
 
 struct socket {
 	struct sock *sk;
 };
 
+struct inode {
+	unsigned short i_mode;
+};
+
 struct file {
 	struct path f_path;
+	struct inode *f_inode;
 	void *private_data;
 };
 
