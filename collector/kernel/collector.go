@@ -160,6 +160,13 @@ type Stats struct {
 	// PathFaults counts watched system calls whose path could not be
 	// read (not reported unless the call is reported whatever its path).
 	PathFaults uint64
+	// CompatSkipped counts system calls of 32-bit processes (ia32 on
+	// amd64, AArch32 on arm64) whose number is one the programs trace:
+	// their numbers and argument registers are not the 64-bit ones, so they
+	// are not interpreted (no KernelActivity, accept or UDP event). Not
+	// zero means 32-bit programs run on the host and that part of their
+	// activity is not seen.
+	CompatSkipped uint64
 	// Dropped counts events dropped because the queue to the Sink was
 	// full; EmitErrors the events the Sink refused.
 	Dropped, EmitErrors uint64
@@ -322,7 +329,7 @@ func (c *Collector) Stats() Stats {
 	k := c.last
 	c.mu.Unlock()
 	s.RingBufferFull, s.ArgvFaults, s.ConnectTableFull = k[statRingbufFull], k[statArgvFault], k[statConnectFull]
-	s.PathFaults = k[statPathFault]
+	s.PathFaults, s.CompatSkipped = k[statPathFault], k[statCompat]
 	return s
 }
 

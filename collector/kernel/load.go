@@ -339,5 +339,6 @@ const (
 	statArgvFault   = 1
 	statConnectFull = 2
 	statPathFault   = 3
-	statMax         = 4
+	statCompat      = 4
+	statMax         = 5
 )

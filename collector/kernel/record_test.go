@@ -281,3 +281,14 @@ func TestTableBounded(t *testing.T) {
 	assert.NotNil(t, tb.remove(999))
 	assert.Nil(t, tb.get(999))
 }
+
+// The committed object's counter map has one slot per counter the Go side
+// reads (enum stat in bpf/events.c): a counter added on one side only
+// fails here, without loading anything.
+func TestCounterMapMatchesGo(t *testing.T) {
+	spec, err := loadEvents()
+	require.NoError(t, err)
+	m, ok := spec.Maps["stats"]
+	require.True(t, ok, "the object has no stats map")
+	require.Equal(t, uint32(statMax), m.MaxEntries, "stats map entries vs statMax")
+}

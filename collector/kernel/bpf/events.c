@@ -54,7 +54,8 @@ enum stat {
 	STAT_ARGV_FAULT = 1,    // argv could not be read (sent without it)
 	STAT_CONNECT_FULL = 2,  // pending-connect table full (connect not reported)
 	STAT_PATH_FAULT = 3,    // a watched system call's path could not be read
-	STAT_MAX = 4,
+	STAT_COMPAT = 4,        // a 32-bit process's system call with a traced number, not interpreted
+	STAT_MAX = 5,
 };
 
 // Header shared by every record.
@@ -676,8 +677,12 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		nr = ((struct pt_regs___arm64 *)regs)->syscallno;
 	bool accept = nr_accept4 >= 0 && (nr == nr_accept4 || nr == nr_accept);
 	bool udp = nr_sendto >= 0 && (nr == nr_sendto || nr == nr_sendmsg || nr == nr_sendmmsg);
-	if ((!accept && !udp) || compat_syscall(regs))
+	if (!accept && !udp)
 		return 0;
+	if (compat_syscall(regs)) {
+		count(STAT_COMPAT);
+		return 0;
+	}
 
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	if (task->tgid == self_tgid)
@@ -905,6 +910,12 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 	struct syscall_info *si = bpf_map_lookup_elem(&syscalls, &nr);
 	if (!si || si->kind == 0)
 		return 0;
+	// A 32-bit process's numbers and argument registers are not the ones
+	// the loader described: counted, not interpreted.
+	if (compat_syscall(regs)) {
+		count(STAT_COMPAT);
+		return 0;
+	}
 	u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (tgid == (u32)self_tgid)
 		return 0;
