@@ -67,8 +67,10 @@
 // answering a client), Out otherwise. Datagrams received are not
 // reported, nor a datagram sent by the collector's own process. System
 // calls of 32-bit processes on a 64-bit kernel (ia32, AArch32 userland)
-// have other numbers and argument registers: their exits are skipped
-// (neither accept nor UDP sends of such processes are reported).
+// have other numbers and argument registers: their exits (and, below,
+// entries) are skipped and counted in [Stats].CompatSkipped (neither
+// accept, UDP sends nor system call activity of such processes is
+// reported).
 //
 // # System call activity
 //
