@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/edgesec/edgesec/event"
 	"github.com/edgesec/edgesec/transport"
@@ -92,7 +93,7 @@ func OpenOptions(path string, o Options) (*Spool, error) {
 		o.ProbeEvery = DefaultProbeEvery
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("spool: open %s: %w", path, ErrInUse)
 	}
 	if err != nil {
