@@ -60,6 +60,25 @@ func detectionKeys() []keySpec {
 	return ks
 }
 
+// jsonArrayText is the text of a JSON array value: a decoded array
+// encoded again, a string holding one as it is, "" for null. Any other
+// value is a type error naming want.
+func jsonArrayText(v any, want string) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	case []any:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return "", fmt.Errorf("cannot encode the array: %w", err)
+		}
+		return string(b), nil
+	}
+	return "", typeError(want, v)
+}
+
 // jsonArrayKey is a key whose value is a JSON array of objects, stored in
 // Config as its compact encoding ("" for none). A string holding such an
 // array is accepted too.
@@ -67,19 +86,9 @@ func jsonArrayKey(name, desc string, get func(Config) string, set func(*Config, 
 	return keySpec{
 		info: KeyInfo{Name: name, Type: TypeJSONArray, Default: "[]", Range: "a JSON array of objects (null means empty)", Description: desc},
 		decode: func(c *Config, v any) error {
-			var s string
-			switch v := v.(type) {
-			case nil:
-			case string:
-				s = v
-			case []any:
-				b, err := json.Marshal(v)
-				if err != nil {
-					return fmt.Errorf("cannot encode the array: %w", err)
-				}
-				s = string(b)
-			default:
-				return typeError("a JSON array of objects", v)
+			s, err := jsonArrayText(v, "a JSON array of objects")
+			if err != nil {
+				return err
 			}
 			if err := checkJSONArray(s); err != nil {
 				return err

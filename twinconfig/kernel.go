@@ -35,20 +35,11 @@ func kernelKeys() []keySpec {
 			Extension: true,
 		},
 		decode: func(c *Config, v any) error {
-			var s string
-			switch v := v.(type) {
-			case nil:
-			case string:
-				// A string holding the array, as for the other array keys.
-				s = v
-			case []any:
-				b, err := json.Marshal(v)
-				if err != nil {
-					return fmt.Errorf("cannot encode the array: %w", err)
-				}
-				s = string(b)
-			default:
-				return typeError(`a JSON array of "defaults" and {"prefix", "ops"} objects`, v)
+			// A string holding the array is accepted, as for the other
+			// array keys.
+			s, err := jsonArrayText(v, `a JSON array of "defaults" and {"prefix", "ops"} objects`)
+			if err != nil {
+				return err
 			}
 			if err := CheckWatchedPaths(s); err != nil {
 				return err
