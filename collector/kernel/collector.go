@@ -160,12 +160,14 @@ type Stats struct {
 	// PathFaults counts watched system calls whose path could not be
 	// read (not reported unless the call is reported whatever its path).
 	PathFaults uint64
-	// CompatSkipped counts system calls of 32-bit processes (ia32 on
-	// amd64, AArch32 on arm64) whose number is one the programs trace:
-	// their numbers and argument registers are not the 64-bit ones, so they
-	// are not interpreted (no KernelActivity, accept or UDP event). Not
-	// zero means 32-bit programs run on the host and that part of their
-	// activity is not seen.
+	// CompatSkipped counts 32-bit system calls (of ia32 processes on
+	// amd64, or int $0x80 in a 64-bit one; of AArch32 processes on arm64)
+	// whose number is one the programs trace: their numbers and argument
+	// registers are not the 64-bit ones, so they are not interpreted (no
+	// KernelActivity, accept or UDP event). Not zero means 32-bit system
+	// calls are made on the host and that part of their activity is not
+	// seen; 32-bit calls of other numbers are not counted (see the
+	// package documentation).
 	CompatSkipped uint64
 	// Dropped counts events dropped because the queue to the Sink was
 	// full; EmitErrors the events the Sink refused.

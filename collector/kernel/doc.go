@@ -65,12 +65,18 @@
 // source address is not known to the socket). Direction is In when the
 // local port was bound explicitly (bind(2) with a port: a server
 // answering a client), Out otherwise. Datagrams received are not
-// reported, nor a datagram sent by the collector's own process. System
-// calls of 32-bit processes on a 64-bit kernel (ia32, AArch32 userland)
-// have other numbers and argument registers: their exits (and, below,
-// entries) are skipped and counted in [Stats].CompatSkipped (neither
-// accept, UDP sends nor system call activity of such processes is
-// reported).
+// reported, nor a datagram sent by the collector's own process.
+//
+// 32-bit system calls on a 64-bit kernel (those of an ia32 or AArch32
+// userland, and on amd64 those a 64-bit process makes with int $0x80)
+// have other numbers and argument registers: the programs skip them. A
+// 32-bit call whose number is one the programs trace is counted in
+// [Stats].CompatSkipped; the others are not seen at all. Neither accept,
+// UDP sends nor system call activity of 32-bit calls is reported, so a
+// process could make its file operations by 32-bit calls to go unseen:
+// where no 32-bit program is needed, turn ia32 emulation off
+// (ia32_emulation=0 on the kernel command line, Linux >= 6.7, or a kernel
+// without CONFIG_IA32_EMULATION).
 //
 // # System call activity
 //

@@ -400,7 +400,17 @@ int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 struct pt_regs___x86 {
 	unsigned long orig_ax;
 	unsigned long di, si, dx, r10, r8, r9;
-	u16 cs; // unsigned long before Linux 6.9: read with BPF_CORE_READ_BITFIELD_PROBED
+} __attribute__((preserve_access_index));
+
+// x86: the thread_info embedded in task_struct, whose status has
+// TS_COMPAT while an ia32 system call runs (until the return to user mode,
+// after sys_exit).
+struct thread_info___x86 {
+	u32 status;
+} __attribute__((preserve_access_index));
+
+struct task_struct___x86 {
+	struct thread_info___x86 thread_info;
 } __attribute__((preserve_access_index));
 
 struct pt_regs___arm64 {
@@ -410,16 +420,20 @@ struct pt_regs___arm64 {
 	u64 pstate;
 } __attribute__((preserve_access_index));
 
-#define X86_USER32_CS 0x23   // __USER32_CS: a 32-bit (ia32) system call
+#define X86_TS_COMPAT 0x0002   // TS_COMPAT: an ia32 system call is running
 #define ARM64_PSR_MODE32 0x10 // PSR_MODE32_BIT: a 32-bit (AArch32) task
 
-// A 32-bit process's system call: its numbers and argument registers are
-// not the 64-bit ones the loader set.
+// A 32-bit system call: its numbers and argument registers are not the
+// 64-bit ones the loader set. On x86 this is the kernel's own test
+// (in_ia32_syscall): a 64-bit process can make ia32 calls too (int $0x80),
+// with the user code segment of a 64-bit one, so the code segment does not
+// tell. On arm64 a task is AArch32 or AArch64 as a whole.
 static __always_inline bool compat_syscall(struct pt_regs *regs)
 {
 	if (is_x86) {
-		struct pt_regs___x86 *r = (void *)regs;
-		return (BPF_CORE_READ_BITFIELD_PROBED(r, cs) & 0xffff) == X86_USER32_CS;
+		// A BTF pointer: a direct load, no helper call.
+		struct task_struct___x86 *t = (void *)bpf_get_current_task_btf();
+		return t->thread_info.status & X86_TS_COMPAT;
 	}
 	return ((struct pt_regs___arm64 *)regs)->pstate & ARM64_PSR_MODE32;
 }
