@@ -59,6 +59,13 @@
 // record the ring buffer has no room for is counted (RingBufferFull) and
 // its key removed, so that the next datagram tries again.
 //
+// The address a caller gives is read from its memory at the exit of the
+// call, after the datagram left: a process that rewrites it from another
+// thread meanwhile can have another peer reported, or none. A peer read
+// from a connected socket (sock_send_length, or a send without an
+// address) is the kernel's and cannot be forged so. The messages of a
+// sendmmsg after the eighth are not looked at, nor counted.
+//
 // The item has Protocol "UDP" and State "CONNECTED" (a connected socket,
 // as collector/connection says) or "UNCONNECTED"; LocalAddress is the
 // socket's bound address (0.0.0.0 or :: for an unbound socket: the route's
