@@ -146,6 +146,19 @@ func TestActivitySystemCalls(t *testing.T) {
 
 	runHelperArgs(t, "packet")
 	waitAction(t, get, event.ActivityPacketSocket, "")
+	// The family is an int: garbage in the high bits of its register
+	// does not hide the call (the kernel reads the low 32 bits).
+	runHelperArgs(t, "packet-high")
+	packets := func() (n int) {
+		for _, a := range get() {
+			if a.Action == event.ActivityPacketSocket {
+				n++
+			}
+		}
+		return n
+	}
+	assert.True(t, waitUntil(5*time.Second, func() bool { return packets() >= 2 }),
+		"a packet socket with high bits in the family register was not reported")
 
 	runHelperArgs(t, "memfd")
 	a = waitAction(t, get, event.ActivityMemfdCreate, "edgesec-test")
@@ -187,6 +200,12 @@ func activityHelper(args string) (bool, error) {
 			return true, fmt.Errorf("packet socket: %w", err)
 		}
 		return true, unix.Close(fd)
+	case args == "packet-high":
+		fd, _, errno := unix.Syscall(unix.SYS_SOCKET, unix.AF_PACKET|0xdead<<32, unix.SOCK_RAW, 0)
+		if errno != 0 {
+			return true, fmt.Errorf("packet socket: %w", errno)
+		}
+		return true, unix.Close(int(fd))
 	case args == "memfd":
 		fd, err := unix.MemfdCreate("edgesec-test", 0)
 		if err != nil {

@@ -33,6 +33,7 @@ type udpPlan struct {
 	Mmsg      [2]int // one sendmmsg(2) of three messages: Mmsg[0], Mmsg[1], Mmsg[0]
 	Mapped    int    // IPv6 socket, sendto an IPv4-mapped address (IPv4 receiver)
 	Bound     int    // a socket bound to an explicit port (a server), sendto
+	HighBits  int    // sendto with garbage in the high 32 bits of the descriptor and address length registers
 	TCP       int    // negative: a TCP connection and a write on it
 	Unix      string // negative: a unix datagram socket, sendto this path
 	Once      bool   // one datagram to each peer instead of two
@@ -144,6 +145,29 @@ func (p udpPlan) run() error {
 					return err
 				}
 				return unix.Sendto(fd, msg, 0, sa)
+			})
+		},
+		func() error {
+			return each(p.HighBits, func(fd int, _ unix.Sockaddr) error {
+				// fd and addrlen are ints: the kernel reads the low
+				// 32 bits of their registers.
+				be := uint16(p.HighBits>>8) | uint16(p.HighBits&0xff)<<8
+				var v4 unix.RawSockaddrInet4
+				var v6 unix.RawSockaddrInet6
+				addr, n := unsafe.Pointer(&v4), uintptr(unix.SizeofSockaddrInet4)
+				if p.Net == "6" {
+					v6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: be, Addr: netip.IPv6Loopback().As16()}
+					addr, n = unsafe.Pointer(&v6), unix.SizeofSockaddrInet6
+				} else {
+					v4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Port: be, Addr: [4]byte{127, 0, 0, 1}}
+				}
+				const high = 0xdead << 32
+				_, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd)|high, uintptr(unsafe.Pointer(&msg[0])), uintptr(len(msg)), 0,
+					uintptr(addr), n|high)
+				if errno != 0 {
+					return fmt.Errorf("sendto with high bits: %w", errno)
+				}
+				return nil
 			})
 		},
 		func() error {
@@ -342,9 +366,10 @@ func TestUDPFirstSendToEachPeer(t *testing.T) {
 			m0, m1 := out("sendmmsg, first peer", 2, unspec, "UNCONNECTED"), out("sendmmsg, second peer", 1, unspec, "UNCONNECTED")
 			bound := out("reply from a bound port", 1, lo, "UNCONNECTED")
 			bound.direction = event.DirectionIn
-			want := []*expectedUDP{sendto, sendmsg, conn, m0, m1, bound}
+			high := out("sendto with high bits in int registers", 1, unspec, "UNCONNECTED")
+			want := []*expectedUDP{sendto, sendmsg, conn, m0, m1, bound, high}
 			plan := udpPlan{Net: family, SendTo: sendto.rcv.port, SendMsg: sendmsg.rcv.port, Connected: conn.rcv.port,
-				Mmsg: [2]int{m0.rcv.port, m1.rcv.port}, Bound: bound.rcv.port}
+				Mmsg: [2]int{m0.rcv.port, m1.rcv.port}, Bound: bound.rcv.port, HighBits: high.rcv.port}
 			if s.UDPConnectedSends {
 				w := out("write on a connected socket", 2, lo, "CONNECTED")
 				want = append(want, w)

@@ -651,13 +651,16 @@ static __always_inline u64 exit_arg(struct pt_regs *regs, u32 i)
 // sendto, sendmsg or sendmmsg (nr) returned ret >= 0.
 static __always_inline void udp_sent(struct task_struct *task, struct pt_regs *regs, long nr, long ret)
 {
-	struct sock *sk = sock_of_fd(task, exit_arg(regs, 0));
+	// The descriptor and the address length are ints: the kernel reads
+	// the low 32 bits of their registers, and so must the program (a
+	// caller may leave anything in the high ones).
+	struct sock *sk = sock_of_fd(task, (u32)exit_arg(regs, 0));
 	u16 family = udp_family(sk);
 	if (!family)
 		return;
 	struct udp_peer_key key = {};
 	if (nr == nr_sendto) {
-		if (udp_peer(sk, family, exit_arg(regs, 4), (s64)exit_arg(regs, 5), &key) == 0)
+		if (udp_peer(sk, family, exit_arg(regs, 4), (s32)exit_arg(regs, 5), &key) == 0)
 			udp_report(task, sk, &key);
 		return;
 	}
@@ -948,12 +951,12 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 		if (arg0 != PTRACE_ATTACH && arg0 != PTRACE_SEIZE)
 			return 0;
 		break;
-	case ACT_SOCKET:
-		if (arg0 != AF_PACKET)
+	case ACT_SOCKET: // int family: the low 32 bits, as the kernel reads it
+		if ((u32)arg0 != AF_PACKET)
 			return 0;
 		break;
-	case ACT_BPF:
-		if (arg0 != BPF_PROG_LOAD)
+	case ACT_BPF: // int cmd
+		if ((u32)arg0 != BPF_PROG_LOAD)
 			return 0;
 		break;
 	}
