@@ -81,7 +81,7 @@ var kernelRuleList = []Rule{
 		"Inspect the dropped file, remove the container and redeploy it from its image; find how the file got there.", pc, ka),
 	alertRule(RuleSetuidBit, "Set Setuid or Setgid bit", event.AlertMedium, "Falco",
 		"A file was made setuid or setgid (Falco: Set Setuid or Setgid bit): a copy of a shell or an interpreter with the setuid bit is a classic privilege-escalation backdoor.",
-		"chmod_setuid (chmod or fchmodat with S_ISUID or S_ISGID in the mode: an attempt) by a program (or a child of one) other than a package manager, the container engines unpacking image layers (dockerd, containerd, buildkitd, podman, ...) and BuiltinOptions.TrustedPrograms",
+		"chmod_setuid (chmod or fchmodat with S_ISUID or S_ISGID in the mode: an attempt) except by a package manager or one of BuiltinOptions.TrustedPrograms (or a descendant of one: maintainer scripts), or by a container engine unpacking image layers itself (dockerd, containerd, buildkitd, podman, ...; not its descendants, which every container's processes are)",
 		"Look at the file (ls -l, what it is a copy of); remove the bit or the file, and find who set it (find / -xdev -perm /6000 lists the others).", ka),
 	alertRule(RuleMountInContainer, "Mount attempted in container", event.AlertMedium, "Falco",
 		"A process in a container called mount (Falco: Mount Launched in Privileged Container): in a privileged container, mounting the host's disk is the classic escape; in any other, the attempt itself is suspect.",
@@ -163,7 +163,7 @@ func nameSet(lists ...[]string) map[string]bool {
 
 // kernelRules raise the alerts on KernelActivity events.
 type kernelRules struct {
-	readers, etc, pkg, bpf, mods, setuid, trustedOnly map[string]bool
+	readers, etc, pkg, bpf, mods, unpackers, trustedOnly map[string]bool
 	// dropped remembers the files written in containers:
 	// container id + "\x00" + path → the writer.
 	dropped *Recent
@@ -171,12 +171,12 @@ type kernelRules struct {
 
 func newKernelRules(o BuiltinOptions, n int) *kernelRules {
 	return &kernelRules{
-		readers: nameSet(sensitiveReaders, packageManagers, o.TrustedPrograms),
-		etc:     nameSet(etcWriters, packageManagers, o.TrustedPrograms),
-		pkg:     nameSet(packageManagers, o.TrustedPrograms),
-		bpf:     nameSet(bpfLoaders, o.TrustedPrograms),
-		mods:    nameSet(moduleLoaders),
-		setuid:  nameSet(packageManagers, imageUnpackers, o.TrustedPrograms),
+		readers:   nameSet(sensitiveReaders, packageManagers, o.TrustedPrograms),
+		etc:       nameSet(etcWriters, packageManagers, o.TrustedPrograms),
+		pkg:       nameSet(packageManagers, o.TrustedPrograms),
+		bpf:       nameSet(bpfLoaders, o.TrustedPrograms),
+		mods:      nameSet(moduleLoaders),
+		unpackers: nameSet(imageUnpackers),
 		// trustedOnly is BuiltinOptions.TrustedPrograms alone.
 		trustedOnly: nameSet(o.TrustedPrograms),
 		dropped:     NewRecent(o.DropTTL, n),
@@ -253,6 +253,12 @@ func lineage(env *Env, p *event.KernelActivityPayload) []string {
 		}
 	}
 	return out
+}
+
+// own is the names of the process of p itself (executable and comm), not
+// its ancestors.
+func own(p *event.KernelActivityPayload) []string {
+	return []string{toolName(base(p.Executable)), toolName(p.ExtraDetails[keyComm])}
 }
 
 // kernelName names the process of a KernelActivity item for a
@@ -336,7 +342,10 @@ func (r *kernelRules) activity(env *Env, p *event.KernelActivityPayload) {
 		}
 		env.Alert(RuleBPFProgramLoaded, entity(""), kernelAlert(env, p, fmt.Sprintf("%s loaded a BPF program", name)))
 	case event.ActivityChmodSetuid:
-		if trusted(lineage(env, p), r.setuid) {
+		// A package manager's maintainer scripts are trusted like it; an
+		// image unpacker only itself: every process of a container
+		// descends from its runtime's shim.
+		if trusted(lineage(env, p), r.pkg) || trusted(own(p), r.unpackers) {
 			return
 		}
 		mode := ""

@@ -219,3 +219,30 @@ func TestKernelLogDedup(t *testing.T) {
 		t.Fatalf("truncation: %+v", a)
 	}
 }
+
+// A container's processes descend from its runtime shim: the image
+// unpackers are trusted to set the setuid bit themselves, not their
+// descendants, so a chmod u+s in a container (its entrypoint or a docker
+// exec) is an alert; a package manager's maintainer script stays trusted.
+func TestSetuidInContainerNotTrustedByShim(t *testing.T) {
+	h := newHarness(t, Options{})
+	in := []string{"ContainerId", testCID, "ModuleName", "tempSensor"}
+	shim := proc("/usr/bin/containerd-shim-runc-v2", "/usr/bin/containerd-shim-runc-v2 -namespace moby -id "+testCID)
+	entry := proc("/bin/busybox", "sh -c ./start.sh", in...)
+	entry.Payload[0].(*event.ProcessCreatePayload).ParentProcessID = shim.Payload[0].(*event.ProcessCreatePayload).ProcessID
+	chmod := kact(event.ActivityChmodSetuid, "/tmp/.x/sh", "/bin/busybox", "chmod 4755 /tmp/.x/sh", append([]string{"Mode", "04755"}, in...)...)
+	chmod.Payload[0].(*event.KernelActivityPayload).ParentProcessID = entry.Payload[0].(*event.ProcessCreatePayload).ProcessID
+	if a := alertsOf(h.feed(shim, entry, chmod), RuleSetuidBit); len(a) != 1 {
+		t.Errorf("chmod 4755 by a child of a container's shim: %d %s alerts, want 1", len(a), RuleSetuidBit)
+	}
+
+	h = newHarness(t, Options{})
+	dpkg := proc("/usr/bin/dpkg", "dpkg -i passwd.deb")
+	script := proc("/usr/bin/dash", "/bin/sh /var/lib/dpkg/info/passwd.postinst configure")
+	script.Payload[0].(*event.ProcessCreatePayload).ParentProcessID = dpkg.Payload[0].(*event.ProcessCreatePayload).ProcessID
+	chmod = kact(event.ActivityChmodSetuid, "/usr/bin/passwd", "/usr/bin/chmod", "chmod 4755 /usr/bin/passwd", "Mode", "04755")
+	chmod.Payload[0].(*event.KernelActivityPayload).ParentProcessID = script.Payload[0].(*event.ProcessCreatePayload).ProcessID
+	if a := alertsOf(h.feed(dpkg, script, chmod), RuleSetuidBit); len(a) != 0 {
+		t.Errorf("a maintainer script's chmod raised %s", a[0].Description)
+	}
+}
