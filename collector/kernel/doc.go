@@ -64,7 +64,9 @@
 // thread meanwhile can have another peer reported, or none. A peer read
 // from a connected socket (sock_send_length, or a send without an
 // address) is the kernel's and cannot be forged so. The messages of a
-// sendmmsg after the eighth are not looked at, nor counted.
+// sendmmsg after the eighth are not looked at, nor counted. Sends that
+// make no system call of their own (io_uring) are seen only on connected
+// sockets, through sock_send_length.
 //
 // The item has Protocol "UDP" and State "CONNECTED" (a connected socket,
 // as collector/connection says) or "UNCONNECTED"; LocalAddress is the
