@@ -169,6 +169,11 @@ type Stats struct {
 	// seen; 32-bit calls of other numbers are not counted (see the
 	// package documentation).
 	CompatSkipped uint64
+	// UDPUnread counts the messages of sendmmsg calls after the eighth,
+	// whose addresses the programs do not read: a first datagram to an
+	// address given among them is not reported (a connected socket's peer
+	// still is, where UDPConnectedSends).
+	UDPUnread uint64
 	// Dropped counts events dropped because the queue to the Sink was
 	// full; EmitErrors the events the Sink refused.
 	Dropped, EmitErrors uint64
@@ -331,7 +336,7 @@ func (c *Collector) Stats() Stats {
 	k := c.last
 	c.mu.Unlock()
 	s.RingBufferFull, s.ArgvFaults, s.ConnectTableFull = k[statRingbufFull], k[statArgvFault], k[statConnectFull]
-	s.PathFaults, s.CompatSkipped = k[statPathFault], k[statCompat]
+	s.PathFaults, s.CompatSkipped, s.UDPUnread = k[statPathFault], k[statCompat], k[statUDPUnread]
 	return s
 }
 

@@ -64,7 +64,8 @@
 // thread meanwhile can have another peer reported, or none. A peer read
 // from a connected socket (sock_send_length, or a send without an
 // address) is the kernel's and cannot be forged so. The messages of a
-// sendmmsg after the eighth are not looked at, nor counted. Sends that
+// sendmmsg after the eighth are not looked at: they are counted in
+// Stats.UDPUnread. Sends that
 // make no system call of their own (io_uring) are seen only on connected
 // sockets, through sock_send_length.
 //

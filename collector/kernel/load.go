@@ -340,5 +340,6 @@ const (
 	statConnectFull = 2
 	statPathFault   = 3
 	statCompat      = 4
-	statMax         = 5
+	statUDPUnread   = 5
+	statMax         = 6
 )

@@ -34,6 +34,7 @@ type udpPlan struct {
 	Mapped    int    // IPv6 socket, sendto an IPv4-mapped address (IPv4 receiver)
 	Bound     int    // a socket bound to an explicit port (a server), sendto
 	HighBits  int    // sendto with garbage in the high 32 bits of the descriptor and address length registers
+	MmsgMany  int    // one sendmmsg(2) of mmsgMany messages to this port
 	TCP       int    // negative: a TCP connection and a write on it
 	Unix      string // negative: a unix datagram socket, sendto this path
 	Once      bool   // one datagram to each peer instead of two
@@ -166,6 +167,28 @@ func (p udpPlan) run() error {
 					uintptr(addr), n|high)
 				if errno != 0 {
 					return fmt.Errorf("sendto with high bits: %w", errno)
+				}
+				return nil
+			})
+		},
+		func() error {
+			return each(p.MmsgMany, func(fd int, sa unix.Sockaddr) error {
+				if err := unix.Connect(fd, sa); err != nil {
+					return err
+				}
+				iov := unix.Iovec{Base: &msg[0]}
+				iov.SetLen(len(msg))
+				var hdrs [mmsgMany]unix.Mmsghdr
+				for i := range hdrs {
+					hdrs[i].Hdr.Iov = &iov
+					hdrs[i].Hdr.SetIovlen(1)
+				}
+				sent, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hdrs[0])), mmsgMany, 0, 0, 0)
+				if errno != 0 {
+					return fmt.Errorf("sendmmsg: %w", errno)
+				}
+				if sent != mmsgMany {
+					return fmt.Errorf("sendmmsg sent %d of %d", sent, mmsgMany)
 				}
 				return nil
 			})
@@ -490,4 +513,25 @@ func kernelAtLeast(major, minor int) bool {
 		return false
 	}
 	return ma > major || ma == major && mi >= minor
+}
+
+// mmsgMany is how many messages the MmsgMany helper sends in one sendmmsg:
+// more than the programs look at (8).
+const mmsgMany = 11
+
+// The messages of a sendmmsg after the eighth are not looked at: each is
+// counted in Stats.UDPUnread, not lost silently.
+func TestUDPSendmmsgBeyondEightCounted(t *testing.T) {
+	c := newCollector(t, Options{Connections: true, RingBufferSize: testRing})
+	if !c.Stats().UDP {
+		t.Skip("UDP sends are only traced on amd64 and arm64")
+	}
+	run(t, c)
+	r := newReceiver(t, "4")
+	before := c.Stats().UDPUnread
+	b, err := json.Marshal(udpPlan{Net: "4", MmsgMany: r.port})
+	require.NoError(t, err)
+	runHelperArgs(t, "udp "+string(b))
+	require.Len(t, r.sources(t, mmsgMany), mmsgMany, "datagrams received")
+	require.GreaterOrEqual(t, c.Stats().UDPUnread-before, uint64(mmsgMany-8), "messages not looked at")
 }

@@ -55,7 +55,8 @@ enum stat {
 	STAT_CONNECT_FULL = 2,  // pending-connect table full (connect not reported)
 	STAT_PATH_FAULT = 3,    // a watched system call's path could not be read
 	STAT_COMPAT = 4,        // a 32-bit process's system call with a traced number, not interpreted
-	STAT_MAX = 5,
+	STAT_UDP_UNREAD = 5,    // messages of a sendmmsg after the UDP_MMSG_MAX first, not looked at
+	STAT_MAX = 6,
 };
 
 // Header shared by every record.
@@ -145,11 +146,16 @@ struct {
 	__type(value, struct pending_connect);
 } connecting SEC(".maps");
 
-static __always_inline void count(u32 which)
+static __always_inline void count_n(u32 which, u64 n)
 {
 	u64 *v = bpf_map_lookup_elem(&stats, &which);
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void count(u32 which)
+{
+	count_n(which, 1);
 }
 
 // Wake the reader only once wakeup_bytes are queued; below that it polls.
@@ -666,8 +672,11 @@ static __always_inline void udp_sent(struct task_struct *task, struct pt_regs *r
 	}
 	u64 msg = exit_arg(regs, 1);
 	u32 n = 1; // sendmsg
-	if (nr == nr_sendmmsg)
+	if (nr == nr_sendmmsg) {
 		n = ret < UDP_MMSG_MAX ? ret : UDP_MMSG_MAX; // the messages sent, bounded
+		if (ret > UDP_MMSG_MAX)
+			count_n(STAT_UDP_UNREAD, ret - UDP_MMSG_MAX);
+	}
 	for (u32 i = 0; i < UDP_MMSG_MAX; i++) {
 		if (i >= n)
 			break;
