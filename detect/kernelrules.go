@@ -37,11 +37,11 @@ const ka = event.KernelActivity
 var kernelRuleList = []Rule{
 	alertRule(RuleReadSensitiveFile, "Read sensitive file untrusted", event.AlertHigh, "Falco",
 		"A sensitive file (password hashes, sudo rules, SSH keys, the IoT Edge identity) was opened for reading by a program that has no reason to (Falco: Read sensitive file untrusted).",
-		"open_read of /etc/shadow, /etc/gshadow, /etc/sudoers*, /etc/ssh/ssh_host_*, /root/.ssh/*, /home/*/.ssh/*, /etc/pam.d/*, /etc/aziot/* by a program (or a child of one) that is not a trusted reader: login and authentication (sshd, login, su, sudo, passwd, unix_chkpwd, systemd, cron, polkitd, ...), the SSH tools, package managers, the IoT Edge identity services, edgesec (edgesec, securitymodule: its users and baseline collectors read /etc/shadow), and BuiltinOptions.TrustedPrograms",
+		"open_read of /etc/shadow, /etc/gshadow, /etc/sudoers*, /etc/ssh/ssh_host_*, /root/.ssh/*, /home/*/.ssh/*, /etc/pam.d/*, /etc/aziot/* by a program that is not itself a trusted reader: login and authentication (sshd, login, su, sudo, passwd, unix_chkpwd, systemd, cron, polkitd, ...), the SSH tools, the IoT Edge identity services, edgesec (edgesec, securitymodule: its users and baseline collectors read /etc/shadow); nor a package manager, one of BuiltinOptions.TrustedPrograms, or a descendant of one (maintainer scripts). A trusted reader's children are not trusted: cat /etc/shadow in an SSH session or under sudo is an alert",
 		"Find what read the file and why; if it is not a new legitimate tool, treat the secrets as stolen: change the passwords, regenerate the SSH and device keys.", ka),
 	alertRule(RuleWriteBelowEtc, "Write below etc", event.AlertMedium, "Falco",
 		"A file below /etc was written, created, renamed or removed by a program that is not a package manager or a known configuration tool (Falco: Write below etc).",
-		"open_write, truncate, rename or unlink of a path below /etc (the kernel source's watched paths) by a program (or a child of one) other than a package manager (dpkg, apt, rpm, yum, dnf, apk, opkg, ...), a user-management or network-configuration tool, systemd, the IoT Edge services, and BuiltinOptions.TrustedPrograms",
+		"open_write, truncate, rename or unlink of a path below /etc (the kernel source's watched paths) by a program other than a user-management or network-configuration tool, systemd's own services (systemd-resolved, -networkd, -timesyncd, ...), the IoT Edge services and the container engines; nor a package manager (dpkg, apt, rpm, yum, dnf, apk, opkg, ...), one of BuiltinOptions.TrustedPrograms, a DHCP client, network manager or cloud-init, or a descendant of one of those (their scripts write /etc/resolv.conf and the like). Other programs' children are not trusted: a shell under sshd or sudo writing /etc is an alert",
 		"Check what changed in /etc and who changed it; restore the file from the package or a backup.", ka),
 	alertRule(RuleWriteBelowBinaryDir, "Write below binary dir", event.AlertHigh, "Falco",
 		"A file in a binary directory was written, replaced or removed by a program that is not a package manager (Falco: Write below binary dir): a planted or trojaned binary.",
@@ -73,7 +73,7 @@ var kernelRuleList = []Rule{
 		"Check the module (lsmod, modinfo) and who loaded it; a device whose modules are fixed should set kernel.modules_disabled=1 after boot.", ka),
 	alertRule(RuleBPFProgramLoaded, "BPF program loaded by an unexpected program", event.AlertMedium, "edgesec",
 		"A BPF program was loaded by a program that does not normally load any (Falco's stable rules have no equivalent; Falco's BPF Program Not Profiled is similar): eBPF rootkits and credential sniffers load programs.",
-		"bpf_prog_load by a program (or a child of one) other than systemd, the container runtimes (runc, crun, containerd, dockerd: cgroup device filters), edgesec and BuiltinOptions.TrustedPrograms",
+		"bpf_prog_load by a program other than systemd, the container runtimes (runc, crun, containerd, dockerd: cgroup device filters) and edgesec themselves (not their descendants: every container process descends from a runtime), or one of BuiltinOptions.TrustedPrograms (or a descendant of one)",
 		"Find the program (bpftool prog show) and who loaded it; remove it when it is not expected.", ka),
 	alertRule(RuleDropAndExecuteNewBinary, "Drop and execute new binary in container", event.AlertHigh, "Falco",
 		"A container ran a program that was written in it after it started, not shipped in its image (Falco: Drop and execute new binary in container).",
@@ -144,6 +144,11 @@ var (
 	// bpfLoaders load BPF programs for a living.
 	bpfLoaders = []string{"systemd", "runc", "crun", "containerd", "containerd-shim", "containerd-shim-runc-v", "dockerd",
 		"conmon", "podman", "kubelet", "cilium-agent", "edgesec", "securitymodule"}
+	// etcScriptRunners run scripts that write below /etc for a living
+	// (dhclient-script, NetworkManager dispatcher scripts, cloud-init
+	// modules): their descendants are trusted like them.
+	etcScriptRunners = []string{"dhclient", "dhcpcd", "udhcpc", "NetworkManager", "nm-dispatcher", "networkd-dispatcher",
+		"cloud-init", "netplan", "resolvconf", "ifup", "ifdown", "wpa_supplicant"}
 	// moduleLoaders load modules at boot and on hotplug.
 	moduleLoaders = []string{"systemd-modules-load", "systemd-udevd", "udevd"}
 	// imageUnpackers extract image layers, setuid files included.
@@ -163,7 +168,12 @@ func nameSet(lists ...[]string) map[string]bool {
 
 // kernelRules raise the alerts on KernelActivity events.
 type kernelRules struct {
-	readers, etc, pkg, bpf, mods, unpackers, trustedOnly map[string]bool
+	// Programs trusted themselves (the process's executable or comm).
+	readers, etc, bpf, unpackers map[string]bool
+	// Programs trusted along with their descendants (the process or a
+	// known ancestor): package managers' maintainer scripts, the scripts
+	// of network configuration tools, the children of module loaders.
+	pkg, etcLine, mods, trustedOnly map[string]bool
 	// dropped remembers the files written in containers:
 	// container id + "\x00" + path → the writer.
 	dropped *Recent
@@ -171,12 +181,13 @@ type kernelRules struct {
 
 func newKernelRules(o BuiltinOptions, n int) *kernelRules {
 	return &kernelRules{
-		readers:   nameSet(sensitiveReaders, packageManagers, o.TrustedPrograms),
-		etc:       nameSet(etcWriters, packageManagers, o.TrustedPrograms),
-		pkg:       nameSet(packageManagers, o.TrustedPrograms),
-		bpf:       nameSet(bpfLoaders, o.TrustedPrograms),
-		mods:      nameSet(moduleLoaders),
+		readers:   nameSet(sensitiveReaders),
+		etc:       nameSet(etcWriters),
+		bpf:       nameSet(bpfLoaders),
 		unpackers: nameSet(imageUnpackers),
+		pkg:       nameSet(packageManagers, o.TrustedPrograms),
+		etcLine:   nameSet(packageManagers, etcScriptRunners, o.TrustedPrograms),
+		mods:      nameSet(moduleLoaders),
 		// trustedOnly is BuiltinOptions.TrustedPrograms alone.
 		trustedOnly: nameSet(o.TrustedPrograms),
 		dropped:     NewRecent(o.DropTTL, n),
@@ -290,7 +301,7 @@ func (r *kernelRules) activity(env *Env, p *event.KernelActivityPayload) {
 	entity := func(what string) string { return p.Executable + "\x00" + cid + "\x00" + what }
 	switch p.Action {
 	case event.ActivityOpenRead:
-		if sensitiveFile(p.Path) && !trusted(lineage(env, p), r.readers) {
+		if sensitiveFile(p.Path) && !trusted(own(p), r.readers) && !trusted(lineage(env, p), r.pkg) {
 			env.Alert(RuleReadSensitiveFile, entity(p.Path), kernelAlert(env, p, fmt.Sprintf("%s read the sensitive file %s", name, p.Path)))
 		}
 	case event.ActivityOpenWrite, event.ActivityRename, event.ActivityUnlink, event.ActivityTruncate:
@@ -337,7 +348,7 @@ func (r *kernelRules) activity(env *Env, p *event.KernelActivityPayload) {
 		}
 		env.Alert(RuleKernelModuleInjection, entity(p.Path), kernelAlert(env, p, fmt.Sprintf("%s loaded a kernel module%s%s", name, what, where)))
 	case event.ActivityBPFLoad:
-		if trusted(lineage(env, p), r.bpf) {
+		if trusted(own(p), r.bpf) || trusted(lineage(env, p), r.trustedOnly) {
 			return
 		}
 		env.Alert(RuleBPFProgramLoaded, entity(""), kernelAlert(env, p, fmt.Sprintf("%s loaded a BPF program", name)))
@@ -392,7 +403,7 @@ func (r *kernelRules) write(env *Env, p *event.KernelActivityPayload, name strin
 			env.Alert(RuleWriteBelowBinaryDir, entity(f), kernelAlert(env, p, fmt.Sprintf("%s %s (a binary directory)", name, verb)))
 		}
 	case strings.HasPrefix(f, "/etc/") || strings.HasPrefix(from, "/etc/"):
-		if !trusted(lineage(env, p), r.etc) {
+		if !trusted(own(p), r.etc) && !trusted(lineage(env, p), r.etcLine) {
 			env.Alert(RuleWriteBelowEtc, entity(f), kernelAlert(env, p, fmt.Sprintf("%s %s (below /etc)", name, verb)))
 		}
 	}

@@ -153,6 +153,36 @@ func TestKernelRulesLineage(t *testing.T) {
 	if a := alertsOf(h.feed(cp2), RuleWriteBelowBinaryDir); len(a) != 1 {
 		t.Errorf("cp from a shell: %d alerts", len(a))
 	}
+	// A trusted program's own children are not trusted: a shell in an SSH
+	// session or under sudo is anybody's.
+	child := func(parent event.Event, ev event.Event) event.Event {
+		ev.Payload[0].(*event.KernelActivityPayload).ParentProcessID = parent.Payload[0].(*event.ProcessCreatePayload).ProcessID
+		return ev
+	}
+	session := proc("/usr/lib/openssh/sshd-session", "sshd-session: pi [priv]")
+	shell := proc("/usr/bin/bash", "-bash")
+	shell.Payload[0].(*event.ProcessCreatePayload).ParentProcessID = session.Payload[0].(*event.ProcessCreatePayload).ProcessID
+	if a := alertsOf(h.feed(session, shell, child(shell, kact(event.ActivityOpenRead, "/etc/shadow", "/usr/bin/cat", "cat /etc/shadow"))), RuleReadSensitiveFile); len(a) != 1 {
+		t.Errorf("cat /etc/shadow in an SSH session: %d alerts", len(a))
+	}
+	sudo := proc("/usr/bin/sudo", "sudo -s")
+	if a := alertsOf(h.feed(sudo, child(sudo, kact(event.ActivityOpenWrite, "/etc/ld.so.preload", "/usr/bin/bash", "bash"))), RuleWriteBelowEtc); len(a) != 1 {
+		t.Errorf("a shell under sudo writing /etc: %d alerts", len(a))
+	}
+	// The scripts of a DHCP client write /etc/resolv.conf for a living.
+	dhclient := proc("/usr/sbin/dhclient", "dhclient -v eth0")
+	if a := alertsOf(h.feed(dhclient, child(dhclient, kact(event.ActivityOpenWrite, "/etc/resolv.conf", "/usr/bin/dash", "/bin/sh /sbin/dhclient-script"))), RuleWriteBelowEtc); len(a) != 0 {
+		t.Errorf("dhclient-script raised %s", a[0].Description)
+	}
+	// Every container process descends from containerd-shim, a BPF loader
+	// itself: its descendants are not trusted.
+	shim := proc("/usr/bin/containerd-shim-runc-v2", "/usr/bin/containerd-shim-runc-v2 -namespace moby -id abc -address /run/containerd/containerd.sock")
+	if a := alertsOf(h.feed(shim, child(shim, kact(event.ActivityBPFLoad, "", "/usr/bin/python3.11", "python3 sniff.py", "ContainerId", testCID))), RuleBPFProgramLoaded); len(a) != 1 {
+		t.Errorf("a BPF load in a container: %d alerts", len(a))
+	}
+	if a := alertsOf(h.feed(kact(event.ActivityBPFLoad, "", "/usr/bin/runc", "runc init")), RuleBPFProgramLoaded); len(a) != 0 {
+		t.Errorf("runc itself raised %s", a[0].Description)
+	}
 	// Extra trusted programs.
 	h2 := newHarness(t, Options{Builtin: BuiltinOptions{TrustedPrograms: []string{"vendor-agent"}}})
 	if a := alertsOf(h2.feed(kact(event.ActivityOpenRead, "/etc/shadow", "/opt/vendor/vendor-agent", "vendor-agent")), RuleReadSensitiveFile); len(a) != 0 {
