@@ -22,7 +22,7 @@ func TestModuleRaisesAlertsOnTheDevice(t *testing.T) {
 	}
 	alertsFile := filepath.Join(t.TempDir(), "alerts.log")
 	m := startModule(t, "--state-dir", t.TempDir(), "--alerts", alertsFile)
-	m.waitFor(t, 10*time.Second, "first message", func(l []string) bool { return len(l) > 0 })
+	m.waitFor(t, 10*time.Second, "the first message after start-up (with the Heartbeat)", hasHeartbeat)
 
 	marker := "edgesec-alert-test-" + time.Now().Format("150405.000000")
 	hasAlert := func(lines []string) bool {

@@ -24,7 +24,7 @@ func TestModuleIncludesContainerCollectors(t *testing.T) {
 	t.Setenv("EDGESEC_MOBY_SOCKETS", os.Getenv(containertest.EnvDocker))
 	t.Setenv("EDGESEC_CONTAINERD_SOCKETS", "unix://"+ctrd)
 	m := startModule(t, "--state-dir", t.TempDir())
-	m.waitFor(t, 10*time.Second, "first message", func(l []string) bool { return len(l) > 0 })
+	m.waitFor(t, 10*time.Second, "the first message after start-up (with the Heartbeat)", hasHeartbeat)
 	require.Equal(t, 0, m.stop(t))
 	lines := m.output()
 	validateAll(t, lines)
