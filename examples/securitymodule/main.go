@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -96,6 +97,10 @@ Flags:
                      memory only start-up and the snapshot used is given back
                      (free heap, executable pages touched once); 0 keeps it
                      (default 30s)                     [EDGESEC_RELEASE_MEMORY]
+  --memory-report F  diagnostic: on SIGUSR1, write the Go runtime's memory
+                     classes and /proc/self/status figures to F and the
+                     heap profile to F.pprof (scripts/footprint -m)
+                                                        [EDGESEC_MEMORY_REPORT]
   --alerts DEST      where the on-device analysis prints a one-line summary of
                      every alert and recommendation change: stderr, stdout,
                      a file (appended), or off (default stderr). The alerts
@@ -114,7 +119,7 @@ Flags:
 type options struct {
 	config, stateDir, output, hostRoot, logLevel, mqtt string
 	alerts                                             string
-	memoryLimit                                        string
+	memoryLimit, memoryReport                          string
 	releaseMemory                                      time.Duration
 	once, version, noBPF                               bool
 }
@@ -131,6 +136,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		noBPF:    os.Getenv("EDGESEC_NO_BPF") == "1",
 
 		memoryLimit:   os.Getenv("EDGESEC_MEMORY_LIMIT"),
+		memoryReport:  os.Getenv("EDGESEC_MEMORY_REPORT"),
 		releaseMemory: defaultReleaseAfter,
 	}
 	if v := os.Getenv("EDGESEC_RELEASE_MEMORY"); v != "" {
@@ -151,6 +157,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.mqtt, "mqtt", o.mqtt, "")
 	fs.StringVar(&o.memoryLimit, "memory-limit", o.memoryLimit, "")
 	fs.DurationVar(&o.releaseMemory, "release-memory", o.releaseMemory, "")
+	fs.StringVar(&o.memoryReport, "memory-report", o.memoryReport, "")
 	fs.StringVar(&o.alerts, "alerts", o.alerts, "")
 	fs.BoolVar(&o.once, "once", false, "")
 	fs.BoolVar(&o.noBPF, "no-bpf", o.noBPF, "")
@@ -220,6 +227,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if o.memoryReport != "" {
+		// A heap profile fine enough to attribute a heap of a few MB (the
+		// default samples one allocation per 512 KiB). The sampling
+		// buckets cost some memory of their own ("other runtime").
+		runtime.MemProfileRate = memoryReportProfileRate
+	}
 	if err := setMemoryLimit(o.memoryLimit, log); err != nil {
 		fmt.Fprintf(stderr, "securitymodule: --memory-limit: %v\n", err)
 		return 2
@@ -341,6 +354,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var wg sync.WaitGroup
 	relCtx, stopRelease := context.WithCancel(ctx)
 	wg.Go(func() { releaseMemory(relCtx, o.releaseMemory, eng.SnapshotFrequency, log) })
+	if o.memoryReport != "" {
+		sig := notifyMemoryReport()
+		defer signal.Stop(sig)
+		wg.Go(func() { memoryReports(relCtx, sig, o.memoryReport, log) })
+	}
 	err = eng.Run(ctx)
 	stopRelease()
 	wg.Wait()

@@ -337,7 +337,7 @@ func TestModuleSurvivesBadConfiguration(t *testing.T) {
 func TestHelpAndVersion(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, run([]string{"--help"}, &out, &errOut))
-	for _, f := range []string{"--config", "--state-dir", "--output", "--host-root", "--once", "--version", "--help", "--mqtt", "--memory-limit", "--release-memory", "--alerts", "--no-bpf"} {
+	for _, f := range []string{"--config", "--state-dir", "--output", "--host-root", "--once", "--version", "--help", "--mqtt", "--memory-limit", "--release-memory", "--alerts", "--no-bpf", "--memory-report"} {
 		require.Contains(t, errOut.String(), f)
 	}
 	out.Reset()

@@ -1,10 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -48,4 +56,56 @@ func TestPageOutExecutable(t *testing.T) {
 	after := rssFileKB(t)
 	t.Logf("RssFile %d kB -> %d kB (%d bytes advised)", before, after, n)
 	require.Less(t, after, before)
+}
+
+// TestWriteMemoryReport: the report carries the runtime's memory classes
+// and the kernel's figures, and they describe this process (a live heap
+// holding at least what the test keeps, a resident set larger than it).
+func TestWriteMemoryReport(t *testing.T) {
+	keep := make([]byte, 4<<20)
+	for i := range keep {
+		keep[i] = byte(i)
+	}
+	var buf bytes.Buffer
+	require.NoError(t, writeMemoryReport(&buf))
+	runtime.KeepAlive(keep)
+	v := map[string]int64{}
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		k, n, ok := strings.Cut(l, " ")
+		require.True(t, ok, l)
+		f, err := strconv.ParseFloat(n, 64)
+		require.NoError(t, err, l)
+		v[k] = int64(f)
+	}
+	for _, k := range memoryClasses {
+		require.Contains(t, v, k)
+	}
+	require.GreaterOrEqual(t, v["/memory/classes/heap/objects:bytes"], int64(4<<20))
+	require.GreaterOrEqual(t, v["/memory/classes/total:bytes"], v["/memory/classes/heap/objects:bytes"])
+	require.Greater(t, v["/proc/self/status/VmRSS"], int64(4<<20))
+	require.GreaterOrEqual(t, v["/proc/self/status/VmHWM"], v["/proc/self/status/VmRSS"])
+}
+
+// TestMemoryReportOnSignal: the module writes the report and the heap
+// profile when it receives SIGUSR1.
+func TestMemoryReportOnSignal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mem")
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := notifyMemoryReport()
+	defer signal.Stop(sig)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		memoryReports(ctx, sig, path, slog.New(slog.DiscardHandler))
+	}()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGUSR1)
+		st, err := os.Stat(path + ".pprof")
+		return err == nil && st.Size() > 0
+	}, 10*time.Second, 50*time.Millisecond)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "/gc/heap/live:bytes ")
+	require.Contains(t, string(b), "/proc/self/status/RssAnon ")
 }

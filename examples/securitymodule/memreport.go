@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/metrics"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// memoryReportProfileRate is the heap profile's sampling interval (bytes)
+// when a memory report is asked for.
+const memoryReportProfileRate = 16 << 10
+
+// memoryClasses are the runtime/metrics samples a memory report prints, in
+// order: together they attribute the module's anonymous memory (RssAnon)
+// to the Go heap's live objects, its free pages (kept or already returned
+// to the OS), goroutine stacks and the runtime's own metadata.
+var memoryClasses = []string{
+	"/gc/heap/live:bytes",
+	"/gc/heap/goal:bytes",
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/free:bytes",
+	"/memory/classes/heap/released:bytes",
+	"/memory/classes/heap/stacks:bytes",
+	"/memory/classes/os-stacks:bytes",
+	"/memory/classes/metadata/mspan/inuse:bytes",
+	"/memory/classes/metadata/mcache/inuse:bytes",
+	"/memory/classes/metadata/other:bytes",
+	"/memory/classes/profiling/buckets:bytes",
+	"/memory/classes/other:bytes",
+	"/memory/classes/total:bytes",
+	"/gc/cycles/total:gc-cycles",
+	"/gc/gogc:percent",
+	"/gc/gomemlimit:bytes",
+	"/sched/goroutines:goroutines",
+	"/sched/gomaxprocs:threads",
+}
+
+// procStatusKeys are the lines of /proc/self/status a memory report copies.
+var procStatusKeys = []string{"VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM", "VmData", "Threads"}
+
+// writeMemoryReport writes the process's memory figures to w, one
+// "name value" line each: the runtime/metrics memory classes and the
+// kernel's view from /proc/self/status (in bytes).
+func writeMemoryReport(w io.Writer) error {
+	samples := make([]metrics.Sample, len(memoryClasses))
+	for i, n := range memoryClasses {
+		samples[i].Name = n
+	}
+	metrics.Read(samples)
+	bw := bufio.NewWriter(w)
+	for _, s := range samples {
+		switch s.Value.Kind() {
+		case metrics.KindUint64:
+			fmt.Fprintf(bw, "%s %d\n", s.Name, s.Value.Uint64())
+		case metrics.KindFloat64:
+			fmt.Fprintf(bw, "%s %g\n", s.Name, s.Value.Float64())
+		}
+	}
+	st, err := os.ReadFile("/proc/self/status")
+	if err == nil {
+		for _, l := range strings.Split(string(st), "\n") {
+			k, v, ok := strings.Cut(l, ":")
+			if !ok || !slices.Contains(procStatusKeys, k) {
+				continue
+			}
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				continue
+			}
+			n, perr := strconv.ParseInt(f[0], 10, 64)
+			if perr != nil {
+				continue
+			}
+			if len(f) > 1 && f[1] == "kB" {
+				n *= 1024
+			}
+			fmt.Fprintf(bw, "/proc/self/status/%s %d\n", k, n)
+		}
+	}
+	return errors.Join(err, bw.Flush())
+}
+
+// notifyMemoryReport starts relaying SIGUSR1 (which would otherwise end
+// the process) to the returned channel; signal.Stop it when done.
+func notifyMemoryReport() chan os.Signal {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	return sig
+}
+
+// memoryReports writes, every time sig receives (SIGUSR1: see
+// notifyMemoryReport), a memory report to path and the heap profile (pprof,
+// the in-use and allocated samples) to path+".pprof", replacing the
+// previous ones. It is a diagnostic for attributing the module's footprint
+// (scripts/footprint -m); it returns when ctx is done.
+func memoryReports(ctx context.Context, sig <-chan os.Signal, path string, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+		}
+		if err := writeFileWith(path, writeMemoryReport); err != nil {
+			log.Warn("cannot write the memory report", "path", path, "err", err)
+			continue
+		}
+		if err := writeFileWith(path+".pprof", func(w io.Writer) error {
+			return pprof.Lookup("heap").WriteTo(w, 0)
+		}); err != nil {
+			log.Warn("cannot write the heap profile", "path", path+".pprof", "err", err)
+			continue
+		}
+		log.Info("memory report written", "path", path)
+	}
+}
+
+// writeFileWith writes path (via a temporary file renamed over it) with
+// write.
+func writeFileWith(path string, write func(io.Writer) error) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
