@@ -109,3 +109,22 @@ func TestMemoryReportOnSignal(t *testing.T) {
 	require.Contains(t, string(b), "/gc/heap/live:bytes ")
 	require.Contains(t, string(b), "/proc/self/status/RssAnon ")
 }
+
+// TestResidentByKind: the smaps fixture's resident memory is split into
+// the executable, the heap arenas (by address), other anonymous memory,
+// the BPF ring buffer, the spool and other files; nothing is lost.
+func TestResidentByKind(t *testing.T) {
+	sm, err := os.ReadFile("testdata/smaps")
+	require.NoError(t, err)
+	lo := uint64(0x1f4c000000)
+	got := residentByKind(sm, "/usr/local/bin/securitymodule", lo, lo+4*heapArenaSize)
+	want := map[string]int64{
+		"executable": (3100 + 1200 + 180) << 10,
+		"heap":       5000 << 10,
+		"anonymous":  (100 + 900 + 20 + 4) << 10,
+		"bpf":        516 << 10,
+		"spool":      248 << 10,
+		"files":      4 << 10,
+	}
+	require.Equal(t, want, got)
+}

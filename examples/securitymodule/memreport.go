@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
@@ -68,6 +69,15 @@ func writeMemoryReport(w io.Writer) error {
 			fmt.Fprintf(bw, "%s %g\n", s.Name, s.Value.Float64())
 		}
 	}
+	if exe, err := os.Readlink("/proc/self/exe"); err == nil {
+		if sm, err := os.ReadFile("/proc/self/smaps"); err == nil {
+			lo, hi := heapArenaRange()
+			r := residentByKind(sm, exe, lo, hi)
+			for _, k := range residentKinds {
+				fmt.Fprintf(bw, "/proc/self/smaps/%s %d\n", k, r[k])
+			}
+		}
+	}
 	st, err := os.ReadFile("/proc/self/status")
 	if err == nil {
 		for _, l := range strings.Split(string(st), "\n") {
@@ -98,6 +108,74 @@ func notifyMemoryReport() chan os.Signal {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGUSR1)
 	return sig
+}
+
+// residentKinds are the kinds of mappings residentByKind tells apart.
+var residentKinds = []string{"executable", "heap", "anonymous", "bpf", "spool", "files"}
+
+// heapArenaSize is the Go runtime's heap arena size on 64-bit Linux.
+const heapArenaSize = 64 << 20
+
+// heapArenaRange returns an address range that holds the Go heap's arenas:
+// from the start of the 64 MiB arena of a freshly allocated object, four
+// arenas on (the runtime places arenas one after the other from a
+// randomised start; the module's heap stays well inside 256 MiB).
+func heapArenaRange() (lo, hi uint64) {
+	p := new([64]byte)
+	a := uint64(reflect.ValueOf(p).Pointer())
+	lo = a &^ (heapArenaSize - 1)
+	return lo, lo + 4*heapArenaSize
+}
+
+// residentByKind sums the resident kB (the Rss lines) of the mappings of
+// an smaps file by kind, in bytes: "executable" (the file exe), "heap"
+// (anonymous mappings within [heapLo, heapHi): the Go heap's objects, its
+// free pages not yet returned and the goroutine stacks), "anonymous"
+// (other anonymous memory: the runtime's off-heap metadata, thread
+// stacks), "bpf" (BPF maps mapped into the process: the eBPF source's ring
+// buffer), "spool" (the message spool's memory-mapped database) and
+// "files" (any other file).
+func residentByKind(smaps []byte, exe string, heapLo, heapHi uint64) map[string]int64 {
+	out := make(map[string]int64, len(residentKinds))
+	kind := ""
+	for _, l := range strings.Split(string(smaps), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		if k, v, ok := strings.Cut(f[0], "-"); ok && len(f) >= 5 && !strings.HasSuffix(f[0], ":") {
+			lo, err1 := strconv.ParseUint(k, 16, 64)
+			_, err2 := strconv.ParseUint(v, 16, 64)
+			if err1 == nil && err2 == nil {
+				path := ""
+				if len(f) >= 6 {
+					path = strings.Join(f[5:], " ")
+				}
+				switch {
+				case path == exe:
+					kind = "executable"
+				case path == "" || strings.HasPrefix(path, "["):
+					kind = "anonymous"
+					if path == "" && lo >= heapLo && lo < heapHi {
+						kind = "heap"
+					}
+				case strings.HasPrefix(path, "anon_inode:bpf"):
+					kind = "bpf"
+				case strings.HasSuffix(path, "spool.db"):
+					kind = "spool"
+				default:
+					kind = "files"
+				}
+				continue
+			}
+		}
+		if f[0] == "Rss:" && len(f) >= 2 && kind != "" {
+			if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				out[kind] += n << 10
+			}
+		}
+	}
+	return out
 }
 
 // memoryReports writes, every time sig receives (SIGUSR1: see
