@@ -191,10 +191,10 @@ func (p *Pipeline) Configure(s Settings) {
 	if p.maxEvent < oldMaxEvent {
 		for i := range p.q {
 			p.q[i].filter(func(e *entry) bool {
-				if e.n <= p.maxEvent {
+				if int(e.n) <= p.maxEvent {
 					return true
 				}
-				p.queued -= e.n
+				p.queued -= int(e.n)
 				p.total.dropped[i] += e.hits
 				p.total.oversize += e.hits
 				return false
@@ -261,22 +261,18 @@ func (p *Pipeline) Add(ev event.Event) {
 // push encodes ev into queue qi, where it stands for hits raw events.
 func (p *Pipeline) push(qi int, ev *event.Event, hits int64) {
 	q := &p.q[qi]
-	q.prepare()
-	start := len(q.data)
-	q.data = ev.AppendJSON(q.data)
-	n := len(q.data) - start
+	enc := ev.AppendJSON(q.reserve())
+	n := len(enc)
 	if n > p.maxEvent {
-		q.data = q.data[:start]
 		p.total.dropped[qi] += hits
 		p.total.oversize += hits
 		return
 	}
 	if !p.makeRoom(n, qi) {
-		q.data = q.data[:start]
 		p.total.dropped[qi] += hits
 		return
 	}
-	q.commit(start, n, hits)
+	q.commit(enc, hits)
 	p.queued += n
 }
 
@@ -299,7 +295,7 @@ func (p *Pipeline) evictOne(qi int) bool {
 	for j := QueueLow; j >= qi; j-- {
 		if p.q[j].count > 0 {
 			e := p.q[j].pop()
-			p.queued -= e.n
+			p.queued -= int(e.n)
 			p.total.dropped[j] += e.hits
 			return true
 		}
@@ -397,7 +393,7 @@ func (p *Pipeline) packOne(order [3]int) []byte {
 		q := &p.q[qi]
 		k := 0
 		for ; k < q.count; k++ {
-			add := q.at(k).n
+			add := int(q.at(k).n)
 			if total+k > 0 {
 				add++ // the comma before it
 			}
@@ -425,7 +421,7 @@ func (p *Pipeline) packOne(order [3]int) []byte {
 		}
 		first = false
 		q := &p.q[qi]
-		body = append(body, q.span(k)...)
+		body = q.appendSpan(body, k)
 		p.queued -= q.bytes
 		q.popN(k)
 		p.queued += q.bytes

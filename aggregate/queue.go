@@ -1,21 +1,46 @@
 package aggregate
 
-// entry is one queued event: its JSON encoding, stored in queue.data at the
-// logical offset off and followed there by a comma.
+// chunkSize is the capacity of a queue's storage chunks. An encoding larger
+// than a chunk gets a chunk of its own size.
+const chunkSize = 64 << 10
+
+// minSpare is the least spare room in the tail chunk that reserve offers
+// for the next encoding; with less, the encoding starts a new chunk (the
+// rest of the old one is left unused: at most minSpare of chunkSize).
+const minSpare = 2 << 10
+
+// maxFreeChunks bounds the chunks a queue keeps for reuse once consumed
+// (512 KiB): enough for the events of two default-size messages (200 KB)
+// and the chunks they straddle, so that a queue refilled as fast as it is
+// packed does not allocate. A drained queue keeps drainedFreeChunks.
+const maxFreeChunks = 8
+
+// drainedFreeChunks bounds the free chunks a drained queue keeps (tidy).
+const drainedFreeChunks = 2
+
+// entry is one queued event: its JSON encoding, stored at offset off of the
+// queue's chunk number chunk and followed there by a comma.
 type entry struct {
-	off  int   // logical offset of the encoding (physical = off - queue.shift)
-	n    int   // bytes of the encoding, without the trailing comma
-	hits int64 // raw events the entry stands for: HitCount of an aggregate, else 1
+	chunk int   // logical number of the chunk (index in queue.chunks = chunk - queue.first)
+	off   int32 // offset of the encoding in the chunk
+	n     int32 // bytes of the encoding, without the trailing comma (< 2 GiB: at most a message)
+	hits  int64 // raw events the entry stands for: HitCount of an aggregate, else 1
 }
 
 // queue is a FIFO of encoded events. The encodings are kept back to back in
-// one byte slice, each followed by a comma, so that a run of consecutive
-// events is copied into a message with a single copy. Entries are a ring
-// buffer. Nothing in a queue is allocated per event once the buffers have
-// grown to their working size.
+// fixed-size chunks (chunkSize), each followed by a comma, so that a run of
+// consecutive events is copied into a message with one copy per chunk, and
+// the memory held is the queued bytes plus at most one partly used chunk at
+// each end: a queue never reallocates and copies its contents as it grows,
+// and consumed chunks are reused (up to maxFreeChunks) or left to the
+// garbage collector. Entries are a ring buffer. Nothing in a queue is
+// allocated per event once its buffers have reached their working size.
 type queue struct {
-	data  []byte
-	shift int // logical offset of data[0]; grows as consumed bytes are discarded
+	chunks [][]byte // chunks in use, oldest first; the last one is the tail
+	first  int      // logical number of chunks[0]
+	free   [][]byte // consumed chunks of capacity chunkSize, for reuse
+	spare  int      // capacity of the slice the last reserve returned
+
 	ents  []entry
 	head  int
 	count int
@@ -25,34 +50,104 @@ type queue struct {
 // at returns the i-th entry from the head (0 is the oldest).
 func (q *queue) at(i int) *entry { return &q.ents[(q.head+i)&(len(q.ents)-1)] }
 
-// phys returns the physical offset of e in data.
-func (q *queue) phys(e *entry) int { return e.off - q.shift }
+// chunkOf returns the bytes of e's chunk.
+func (q *queue) chunkOf(e *entry) []byte { return q.chunks[e.chunk-q.first] }
 
-// prepare makes room at the end of data before an encoding is appended:
-// it discards consumed bytes when the queue is empty, or when they are more
-// than half of the buffer (so the copy is amortised over the consumed bytes).
-func (q *queue) prepare() {
-	if q.count == 0 {
-		q.shift += len(q.data)
-		q.data = q.data[:0]
-		return
-	}
-	h := q.phys(q.at(0))
-	if h >= 4096 && h >= len(q.data)/2 {
-		n := copy(q.data, q.data[h:])
-		q.data = q.data[:n]
-		q.shift += h
+// release puts a consumed chunk on the free list, or leaves it to the
+// garbage collector.
+func (q *queue) release(c []byte) {
+	if cap(c) == chunkSize && len(q.free) < maxFreeChunks {
+		q.free = append(q.free, c[:0])
 	}
 }
 
-// commit records the encoding of n bytes just appended at physical offset
-// start, and appends its trailing comma.
-func (q *queue) commit(start, n int, hits int64) {
-	q.data = append(q.data, ',')
+// reclaim releases the chunks before the head entry's chunk (every chunk
+// but the tail when the queue is empty, the tail being emptied).
+func (q *queue) reclaim() {
+	n := len(q.chunks)
+	if n == 0 {
+		return
+	}
+	keep := n - 1 // index of the first chunk kept
+	if q.count > 0 {
+		keep = q.at(0).chunk - q.first
+	}
+	for i := 0; i < keep; i++ {
+		q.release(q.chunks[i])
+		q.chunks[i] = nil
+	}
+	if keep > 0 {
+		m := copy(q.chunks, q.chunks[keep:])
+		clear(q.chunks[m:])
+		q.chunks = q.chunks[:m]
+		q.first += keep
+	}
+	if q.count == 0 {
+		q.chunks[0] = q.chunks[0][:0]
+	}
+}
+
+// newChunk appends an empty chunk of at least size bytes as the tail.
+func (q *queue) newChunk(size int) {
+	var c []byte
+	if size <= chunkSize {
+		if k := len(q.free); k > 0 {
+			c = q.free[k-1]
+			q.free[k-1] = nil
+			q.free = q.free[:k-1]
+		} else {
+			c = make([]byte, 0, chunkSize)
+		}
+	} else {
+		c = make([]byte, 0, size)
+	}
+	q.chunks = append(q.chunks, c)
+}
+
+// reserve returns an empty slice over the tail chunk's free room (less one
+// byte for the comma) for the caller to append one encoding to, then pass
+// to commit. The room is not taken until commit: an encoding that is not
+// committed is simply overwritten by the next one. Nothing else may touch
+// the queue's chunks in between (pop and popN may be called).
+func (q *queue) reserve() []byte {
+	q.reclaim()
+	if n := len(q.chunks); n == 0 || cap(q.chunks[n-1])-len(q.chunks[n-1]) < minSpare {
+		q.newChunk(chunkSize)
+	}
+	t := q.chunks[len(q.chunks)-1]
+	room := t[len(t) : len(t) : cap(t)-1]
+	q.spare = cap(room)
+	return room
+}
+
+// commit queues enc, the slice reserve returned with one encoding appended,
+// as an entry standing for hits raw events. If the encoding outgrew the
+// room reserve offered (append moved it elsewhere), it is copied into a
+// new chunk.
+func (q *queue) commit(enc []byte, hits int64) {
+	n := len(enc)
+	t := len(q.chunks) - 1
+	if cap(enc) != q.spare { // moved: did not fit in the tail chunk
+		if len(q.chunks[t]) > 0 {
+			q.newChunk(n + 1)
+			t++
+		} else if cap(q.chunks[t]) < n+1 { // an empty tail too small: replace it
+			q.release(q.chunks[t])
+			q.chunks[t] = nil
+			q.chunks = q.chunks[:t]
+			q.newChunk(n + 1)
+		}
+		q.chunks[t] = append(q.chunks[t], enc...)
+	} else {
+		q.chunks[t] = q.chunks[t][:len(q.chunks[t])+n]
+	}
+	off := len(q.chunks[t]) - n
+	q.chunks[t] = append(q.chunks[t], ',')
+	q.spare = -1
 	if q.count == len(q.ents) {
 		q.grow()
 	}
-	q.ents[(q.head+q.count)&(len(q.ents)-1)] = entry{off: start + q.shift, n: n, hits: hits}
+	q.ents[(q.head+q.count)&(len(q.ents)-1)] = entry{chunk: q.first + t, off: int32(off), n: int32(n), hits: hits}
 	q.count++
 	q.bytes += n
 }
@@ -70,13 +165,13 @@ func (q *queue) grow() {
 	q.head = 0
 }
 
-// pop removes the oldest entry and returns it. The bytes stay in data until
-// the next prepare or tidy.
+// pop removes the oldest entry and returns it. The bytes stay in their
+// chunk until the next reserve or tidy.
 func (q *queue) pop() entry {
 	e := *q.at(0)
 	q.head = (q.head + 1) & (len(q.ents) - 1)
 	q.count--
-	q.bytes -= e.n
+	q.bytes -= int(e.n)
 	return e
 }
 
@@ -87,44 +182,66 @@ func (q *queue) popN(k int) {
 	}
 }
 
-// span returns the bytes of the k oldest encodings, separated by commas.
-func (q *queue) span(k int) []byte {
-	f, l := q.at(0), q.at(k-1)
-	return q.data[q.phys(f) : q.phys(l)+l.n]
+// appendSpan appends the k oldest encodings, separated by commas, to dst:
+// one copy per chunk they occupy.
+func (q *queue) appendSpan(dst []byte, k int) []byte {
+	for i := 0; i < k; {
+		f := q.at(i)
+		j := i
+		for j+1 < k && q.at(j+1).chunk == f.chunk {
+			j++
+		}
+		l := q.at(j)
+		dst = append(dst, q.chunkOf(f)[f.off:l.off+l.n]...)
+		if j+1 < k {
+			dst = append(dst, ',')
+		}
+		i = j + 1
+	}
+	return dst
 }
 
-// filter keeps the entries for which keep returns true, in order, and
-// compacts data. It is O(queued bytes) and used only on reconfiguration.
+// filter keeps the entries for which keep returns true, in order, copying
+// them into fresh chunks. It is O(queued bytes) and used only on
+// reconfiguration.
 func (q *queue) filter(keep func(e *entry) bool) {
-	w, kept := 0, 0
+	kept := queue{free: q.free, first: q.first + len(q.chunks)}
 	for i := 0; i < q.count; i++ {
 		e := *q.at(i)
 		if !keep(&e) {
-			q.bytes -= e.n
+			q.bytes -= int(e.n)
 			continue
 		}
-		from := q.phys(&e)
-		copy(q.data[w:], q.data[from:from+e.n+1]) // reads never trail writes
-		e.off = w + q.shift
-		*q.at(kept) = e
-		w += e.n + 1
-		kept++
+		enc := append(kept.reserve(), q.chunkOf(&e)[e.off:e.off+e.n]...)
+		kept.commit(enc, e.hits)
 	}
-	q.data = q.data[:w]
-	q.count = kept
+	for _, c := range q.chunks {
+		kept.release(c)
+	}
+	*q = kept
 }
 
-// tidy releases a drained queue's buffers when they have grown beyond
-// limit bytes, so that a burst does not pin memory for the process's life.
+// tidy releases a drained queue's chunks beyond one and drainedFreeChunks
+// free ones, and its entry ring when it has grown beyond limit bytes, so
+// that a burst does not pin memory for the process's life.
 func (q *queue) tidy(limit int) {
 	if q.count != 0 {
 		return
 	}
-	q.shift += len(q.data)
-	q.data = q.data[:0]
-	if cap(q.data) > limit {
-		q.data = nil
+	q.reclaim()
+	if len(q.free) > drainedFreeChunks {
+		clear(q.free[drainedFreeChunks:])
+		q.free = q.free[:drainedFreeChunks]
+	}
+	if len(q.chunks) == 1 && cap(q.chunks[0]) > chunkSize {
+		q.chunks = q.chunks[:0]
+		q.first++
+	}
+	if len(q.ents)*entrySize > limit {
 		q.ents = nil
 		q.head = 0
 	}
 }
+
+// entrySize is the size of an entry in bytes (on 64-bit platforms).
+const entrySize = 24
