@@ -208,6 +208,10 @@ func defaultStateDir() string {
 }
 
 func main() {
+	// The module serves no profiles: no heap profile sampling (each
+	// sample walks the stack, and the sampled stacks' buckets are kept for
+	// the process's life). --memory-report turns it on.
+	runtime.MemProfileRate = 0
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -353,6 +357,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		NoBPF:             o.noBPF,
 	})
 	defer release()
+	if o.releaseMemory > 0 && !o.once {
+		// Initialisation is over (packages, configuration, the eBPF
+		// programs loaded with the kernel's BTF parsed and dropped): give
+		// its memory back before the collectors' first snapshots add
+		// theirs, which lowers the start-up peak.
+		releaseNow(log)
+	}
 
 	if o.once {
 		if err := eng.Once(ctx); err != nil {
@@ -558,18 +569,24 @@ func releaseMemory(ctx context.Context, after time.Duration, period func() time.
 			return
 		case <-t.C:
 		}
-		debug.FreeOSMemory()
-		n, err := pageOutExecutable()
-		if err != nil {
-			log.Debug("cannot page out the executable's start-up pages", "err", err)
-		} else {
-			log.Debug("released start-up memory", "executable_bytes_advised", n)
-		}
+		releaseNow(log)
 		p := period()
 		if p <= 0 {
 			return
 		}
 		t.Reset(p)
+	}
+}
+
+// releaseNow returns the free heap pages to the OS and pages out the
+// executable's resident read-only pages (see releaseMemory).
+func releaseNow(log *slog.Logger) {
+	debug.FreeOSMemory()
+	n, err := pageOutExecutable()
+	if err != nil {
+		log.Debug("cannot page out the executable's start-up pages", "err", err)
+	} else {
+		log.Debug("released start-up memory", "executable_bytes_advised", n)
 	}
 }
 
