@@ -29,7 +29,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -102,8 +101,9 @@ Flags:
                      (free heap, executable pages touched once); 0 keeps it
                      (default 30s)                     [EDGESEC_RELEASE_MEMORY]
   --memory-report F  diagnostic: on SIGUSR1, write the Go runtime's memory
-                     classes and /proc/self/status figures to F and the
-                     heap profile to F.pprof (scripts/footprint -m)
+                     classes and the resident memory by mapping to F (and
+                     the heap profile to F.pprof in a build with -tags
+                     memprofile; scripts/footprint -m)
                                                         [EDGESEC_MEMORY_REPORT]
   --alerts DEST      where the on-device analysis prints a one-line summary of
                      every alert and recommendation change: stderr, stdout,
@@ -208,10 +208,6 @@ func defaultStateDir() string {
 }
 
 func main() {
-	// The module serves no profiles: no heap profile sampling (each
-	// sample walks the stack, and the sampled stacks' buckets are kept for
-	// the process's life). --memory-report turns it on.
-	runtime.MemProfileRate = 0
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -237,12 +233,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if o.memoryReport != "" {
-		// A heap profile fine enough to attribute a heap of a few MB (the
-		// default samples one allocation per 512 KiB). The sampling
-		// buckets cost some memory of their own ("other runtime").
-		runtime.MemProfileRate = memoryReportProfileRate
-	}
 	if err := setMemoryLimit(o.memoryLimit, log); err != nil {
 		fmt.Fprintf(stderr, "securitymodule: --memory-limit: %v\n", err)
 		return 2

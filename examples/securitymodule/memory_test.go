@@ -101,9 +101,15 @@ func TestMemoryReportOnSignal(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	require.Eventually(t, func() bool {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGUSR1)
-		st, err := os.Stat(path + ".pprof")
+		st, err := os.Stat(path)
 		return err == nil && st.Size() > 0
 	}, 10*time.Second, 50*time.Millisecond)
+	if heapProfile != nil {
+		require.Eventually(t, func() bool {
+			st, err := os.Stat(path + ".pprof")
+			return err == nil && st.Size() > 0
+		}, 10*time.Second, 50*time.Millisecond)
+	}
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Contains(t, string(b), "/gc/heap/live:bytes ")

@@ -11,16 +11,11 @@ import (
 	"os/signal"
 	"reflect"
 	"runtime/metrics"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 )
-
-// memoryReportProfileRate is the heap profile's sampling interval (bytes)
-// when a memory report is asked for.
-const memoryReportProfileRate = 16 << 10
 
 // memoryClasses are the runtime/metrics samples a memory report prints, in
 // order: together they attribute the module's anonymous memory (RssAnon)
@@ -179,8 +174,8 @@ func residentByKind(smaps []byte, exe string, heapLo, heapHi uint64) map[string]
 }
 
 // memoryReports writes, every time sig receives (SIGUSR1: see
-// notifyMemoryReport), a memory report to path and the heap profile (pprof,
-// the in-use and allocated samples) to path+".pprof", replacing the
+// notifyMemoryReport), a memory report to path, and in a build with -tags
+// memprofile the heap profile (pprof) to path+".pprof", replacing the
 // previous ones. It is a diagnostic for attributing the module's footprint
 // (scripts/footprint -m); it returns when ctx is done.
 func memoryReports(ctx context.Context, sig <-chan os.Signal, path string, log *slog.Logger) {
@@ -194,11 +189,11 @@ func memoryReports(ctx context.Context, sig <-chan os.Signal, path string, log *
 			log.Warn("cannot write the memory report", "path", path, "err", err)
 			continue
 		}
-		if err := writeFileWith(path+".pprof", func(w io.Writer) error {
-			return pprof.Lookup("heap").WriteTo(w, 0)
-		}); err != nil {
-			log.Warn("cannot write the heap profile", "path", path+".pprof", "err", err)
-			continue
+		if heapProfile != nil {
+			if err := writeFileWith(path+".pprof", heapProfile); err != nil {
+				log.Warn("cannot write the heap profile", "path", path+".pprof", "err", err)
+				continue
+			}
 		}
 		log.Info("memory report written", "path", path)
 	}
