@@ -22,7 +22,9 @@ func newLRU[K comparable, V any](capacity int) *lru[K, V] {
 	if capacity < 1 {
 		capacity = 1
 	}
-	return &lru[K, V]{cap: capacity, m: make(map[K]*lruNode[K, V], min(capacity, 1024))}
+	// No size hint: the map grows with the entities seen, so that an
+	// analyzer a device hardly uses costs nothing near its bound.
+	return &lru[K, V]{cap: capacity, m: make(map[K]*lruNode[K, V])}
 }
 
 // get returns the value of k and marks it used.

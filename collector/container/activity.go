@@ -200,24 +200,30 @@ func cloneMap(m map[string]string) map[string]string {
 	return out
 }
 
-// recent is a bounded set of keys: the oldest are forgotten first.
+// recent is a bounded set of at most n keys: the oldest are forgotten
+// first. Its memory grows with the keys it holds (a host with little
+// container activity does not pay for the bound).
 type recent struct {
 	set  map[string]struct{}
 	ring []string
 	next int
+	n    int
 }
 
 func newRecent(n int) *recent {
-	return &recent{set: make(map[string]struct{}, n), ring: make([]string, n)}
+	return &recent{set: map[string]struct{}{}, n: max(n, 1)}
 }
 
 func (r *recent) has(k string) bool { _, ok := r.set[k]; return ok }
 
 func (r *recent) add(k string) {
-	if old := r.ring[r.next]; old != "" {
-		delete(r.set, old)
+	if len(r.ring) < r.n {
+		r.ring = append(r.ring, k)
+		r.set[k] = struct{}{}
+		return
 	}
+	delete(r.set, r.ring[r.next])
 	r.ring[r.next] = k
 	r.set[k] = struct{}{}
-	r.next = (r.next + 1) % len(r.ring)
+	r.next = (r.next + 1) % r.n
 }
