@@ -112,14 +112,16 @@ var residentKinds = []string{"executable", "heap", "anonymous", "bpf", "spool", 
 const heapArenaSize = 64 << 20
 
 // heapArenaRange returns an address range that holds the Go heap's arenas:
-// from the start of the 64 MiB arena of a freshly allocated object, four
-// arenas on (the runtime places arenas one after the other from a
-// randomised start; the module's heap stays well inside 256 MiB).
+// eight 64 MiB arenas around the arena of a freshly allocated object (the
+// runtime places arenas one after the other from a randomised start, far
+// from the addresses the kernel gives other mappings; the module's heap
+// stays well inside 256 MiB, and the object may be in a later arena than
+// the first).
 func heapArenaRange() (lo, hi uint64) {
 	p := new([64]byte)
-	a := uint64(reflect.ValueOf(p).Pointer())
-	lo = a &^ (heapArenaSize - 1)
-	return lo, lo + 4*heapArenaSize
+	a := uint64(reflect.ValueOf(p).Pointer()) &^ (heapArenaSize - 1)
+	lo = a - min(a, 4*heapArenaSize)
+	return lo, a + 4*heapArenaSize
 }
 
 // residentByKind sums the resident kB (the Rss lines) of the mappings of
