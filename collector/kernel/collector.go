@@ -392,11 +392,28 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 		defer wg.Done()
 		c.emitLoop(ctx, sink, out)
 	}()
-	stop := context.AfterFunc(ctx, func() { _ = rd.Close() })
+	// Wait in the network poller; when it does not take the ring buffer,
+	// in the reader's blocking epoll_wait.
+	w, werr := newRingWaiter(c.l.events.FD())
+	if werr != nil {
+		c.opts.Logger.Debug("kernel: reader waits in epoll_wait", "err", werr)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if w != nil {
+			// The reader never blocks in the ring buffer reader, which
+			// Run closes: only the wait is ended here.
+			_ = w.close()
+		} else {
+			_ = rd.Close()
+		}
+	})
 	e := newEnricher(c, ctx, out)
 	e.seed()
-	c.readLoop(ctx, rd, e)
+	c.readLoop(ctx, rd, w, e)
 	stop()
+	if w != nil {
+		_ = w.close()
+	}
 	_ = rd.Close()
 	e.close()
 	wg.Wait()
@@ -407,12 +424,19 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 	return nil
 }
 
-// readLoop reads records until the reader is closed, handing batches to
-// the emitter whenever the ring buffer is drained.
-func (c *Collector) readLoop(ctx context.Context, rd *ringbuf.Reader, e *enricher) {
+// readLoop reads records until the reader or the waiter w is closed,
+// handing batches to the emitter whenever the ring buffer is drained.
+// With a waiter, reads never block (their deadline has passed) and the
+// loop waits in w between drains; without (nil), it waits in the reader.
+func (c *Collector) readLoop(ctx context.Context, rd *ringbuf.Reader, w *ringWaiter, e *enricher) {
 	var rec ringbuf.Record
 	var r record
-	rd.SetDeadline(time.Now().Add(c.opts.PollInterval))
+	ready := func() bool { return rd.AvailableBytes() > 0 }
+	if w != nil {
+		rd.SetDeadline(time.Unix(1, 0))
+	} else {
+		rd.SetDeadline(time.Now().Add(c.opts.PollInterval))
+	}
 	for {
 		err := rd.ReadInto(&rec)
 		switch {
@@ -427,10 +451,19 @@ func (c *Collector) readLoop(ctx context.Context, rd *ringbuf.Reader, e *enriche
 			}
 			if len(e.batch) >= maxBatch || rec.Remaining == 0 {
 				e.flush()
+				if w != nil && ctx.Err() != nil {
+					return // the ring buffer may never run dry
+				}
 			}
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			e.flush()
-			rd.SetDeadline(time.Now().Add(c.opts.PollInterval))
+			if w == nil {
+				rd.SetDeadline(time.Now().Add(c.opts.PollInterval))
+				continue
+			}
+			if !c.waitRecords(ctx, w, ready) {
+				return
+			}
 		case errors.Is(err, os.ErrClosed):
 			e.flush()
 			return
@@ -444,6 +477,34 @@ func (c *Collector) readLoop(ctx context.Context, rd *ringbuf.Reader, e *enriche
 			case <-ctx.Done():
 				return
 			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// waitRecords waits in w until the ring buffer holds data: woken by the
+// kernel (Options.WakeupBytes queued), or at each PollInterval when less
+// is queued. An empty ring buffer at the deadline is not read. It returns
+// false when w is closed.
+func (c *Collector) waitRecords(ctx context.Context, w *ringWaiter, ready func() bool) bool {
+	for {
+		switch err := w.wait(time.Now().Add(c.opts.PollInterval), ready); {
+		case err == nil:
+			return true
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if ready() {
+				return true
+			}
+		case errors.Is(err, errWaiterClosed):
+			return false
+		default:
+			// Never expected; read at the poll interval meanwhile.
+			c.opts.Logger.Error("kernel: ring buffer wait", "err", err)
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(c.opts.PollInterval):
+				return true
 			}
 		}
 	}

@@ -1,0 +1,77 @@
+package kernel
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// The waiter works on any descriptor the network poller takes; a pipe
+// stands in for the ring buffer here (no BPF needed): the wait ends at
+// the deadline while nothing is ready, at once when the descriptor
+// becomes readable and the readiness check agrees, and on close.
+func TestRingWaiter(t *testing.T) {
+	var p [2]int
+	require.NoError(t, unix.Pipe2(p[:], unix.O_CLOEXEC))
+	t.Cleanup(func() { _ = unix.Close(p[0]); _ = unix.Close(p[1]) })
+	w, err := newRingWaiter(p[0])
+	require.NoError(t, err)
+
+	var ready atomic.Bool
+	check := func() bool { return ready.Load() }
+	start := time.Now()
+	err = w.wait(time.Now().Add(30*time.Millisecond), check)
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	assert.GreaterOrEqual(t, time.Since(start), 30*time.Millisecond)
+
+	// Ready before the wait: no wakeup needed.
+	ready.Store(true)
+	require.NoError(t, w.wait(time.Now().Add(time.Hour), check))
+
+	// Ready later, signalled by the descriptor.
+	ready.Store(false)
+	done := make(chan error, 1)
+	go func() { done <- w.wait(time.Now().Add(time.Hour), check) }()
+	time.Sleep(20 * time.Millisecond)
+	ready.Store(true)
+	_, err = unix.Write(p[1], []byte{1})
+	require.NoError(t, err)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait did not end when the descriptor became readable")
+	}
+
+	// Close ends a pending wait; later waits fail the same way.
+	ready.Store(false)
+	go func() { done <- w.wait(time.Now().Add(time.Hour), check) }()
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, w.close())
+	require.NoError(t, w.close(), "idempotent")
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, errWaiterClosed)
+	case <-time.After(10 * time.Second):
+		t.Fatal("close did not end the wait")
+	}
+	assert.ErrorIs(t, w.wait(time.Now().Add(time.Hour), check), errWaiterClosed)
+}
+
+// A descriptor the poller does not take (a regular file) is refused, and
+// the collector then waits in the reader instead.
+func TestRingWaiterRefusesUnpollable(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	_, err = newRingWaiter(int(f.Fd()))
+	require.Error(t, err)
+	assert.False(t, errors.Is(err, errWaiterClosed))
+}
