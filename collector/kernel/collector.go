@@ -430,7 +430,7 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 // loop waits in w between drains; without (nil), it waits in the reader.
 func (c *Collector) readLoop(ctx context.Context, rd *ringbuf.Reader, w *ringWaiter, e *enricher) {
 	var rec ringbuf.Record
-	var r record
+	r := record{strs: newInterner()}
 	ready := func() bool { return rd.AvailableBytes() > 0 }
 	if w != nil {
 		rd.SetDeadline(time.Unix(1, 0))
