@@ -2,8 +2,11 @@ package kernel
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/edgesec/edgesec/event"
 )
 
 // The waiter works on any descriptor the network poller takes; a pipe
@@ -74,4 +79,42 @@ func TestRingWaiterRefusesUnpollable(t *testing.T) {
 	_, err = newRingWaiter(int(f.Fd()))
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, errWaiterClosed))
+}
+
+// The reader parked in the network poller is woken by the kernel: with a
+// poll interval far longer than the test, an exec is reported at once
+// when the kernel wakes the reader on every record (WakeupBytes 1), and
+// Run still returns at once when cancelled.
+func TestReaderWokenByTheKernel(t *testing.T) {
+	c := newCollector(t, Options{RingBufferSize: testRing, WakeupBytes: 1, PollInterval: time.Hour})
+	rec := run(t, c)
+	marker := fmt.Sprintf("WAKE-%d-%d", os.Getpid(), time.Now().UnixNano())
+	require.NoError(t, exec.Command("/bin/true", marker).Run())
+	ok := waitUntil(10*time.Second, func() bool {
+		for _, p := range payloads[*event.ProcessCreatePayload](rec, event.ProcessCreate) {
+			if strings.Contains(p.CommandLine, marker) {
+				return true
+			}
+		}
+		return false
+	})
+	require.True(t, ok, "the exec was not reported: the reader was not woken")
+}
+
+// Below WakeupBytes the kernel does not wake the reader: the records are
+// read at the poll interval.
+func TestReaderPollsBelowWakeupBytes(t *testing.T) {
+	c := newCollector(t, Options{RingBufferSize: testRing, WakeupBytes: testRing / 2, PollInterval: 20 * time.Millisecond})
+	rec := run(t, c)
+	marker := fmt.Sprintf("POLL-%d-%d", os.Getpid(), time.Now().UnixNano())
+	require.NoError(t, exec.Command("/bin/true", marker).Run())
+	ok := waitUntil(10*time.Second, func() bool {
+		for _, p := range payloads[*event.ProcessCreatePayload](rec, event.ProcessCreate) {
+			if strings.Contains(p.CommandLine, marker) {
+				return true
+			}
+		}
+		return false
+	})
+	require.True(t, ok, "the exec was not reported at the poll interval")
 }
