@@ -51,7 +51,8 @@
 // programs' own cost is in the exec path, and the kernel's measure of it
 // is in the ebpf note. The sustained run is made for each of netlink and
 // ebpf that -monitors names; -footprint measures each alone in a fresh
-// process.
+// process: its RSS, and its CPU time and context switches a second with
+// only the host's own processes to report.
 package main
 
 import (
