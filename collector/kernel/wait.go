@@ -15,13 +15,13 @@ import (
 // network poller, where a waiting goroutine holds no thread and no P.
 //
 // The ring buffer reader of cilium/ebpf waits in a blocking epoll_wait
-// system call instead. A goroutine blocked in a system call keeps the Go
+// system call. A goroutine blocked in a system call keeps the Go
 // runtime's monitor thread (sysmon) polling every 20 µs to 10 ms, and
 // each time the call outlasts 10 ms sysmon takes its P back and restarts
 // at 20 µs: at one poll every 50 ms that is about a thousand sysmon
 // wakeups a second, which cost more CPU than building the events (about
-// 40 ms of CPU a second on a 2-vCPU virtual machine, whatever the exec
-// rate). Parked in the network poller, the reader leaves every P idle and
+// 40 ms of CPU a second on a 2-vCPU virtual machine, at any exec rate).
+// Parked in the network poller, the reader leaves every P idle and
 // sysmon asleep between polls.
 //
 // The waiter owns a duplicate of the ring buffer's descriptor (it shares
@@ -35,8 +35,8 @@ type ringWaiter struct {
 }
 
 // newRingWaiter registers the ring buffer map's descriptor fd with the
-// network poller. The error says why it cannot (the reader then waits in
-// cilium/ebpf's blocking epoll_wait).
+// network poller. The error says why it cannot (the reader then reads at
+// every poll interval, without the kernel's wakeups).
 func newRingWaiter(fd int) (*ringWaiter, error) {
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
