@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/edgesec/edgesec/collector"
@@ -41,7 +42,9 @@ func footprints(d time.Duration) error {
 	return nil
 }
 
-// footprintChild is the child's main.
+// footprintChild is the child's main: it prints the collector's RSS and
+// its CPU time and context switches a second while idle (the host's own
+// processes only).
 func footprintChild(arg string) error {
 	mode, ds, _ := strings.Cut(arg, ",")
 	d, err := time.ParseDuration(ds)
@@ -64,11 +67,21 @@ func footprintChild(arg string) error {
 	go func() {
 		done <- c.Run(ctx, collector.SinkFunc(func(context.Context, ...event.Event) error { return nil }))
 	}()
-	time.Sleep(d)
+	// CPU and context switches after a settling second (loading the BPF
+	// programs is not counted): the collector's cost with only the
+	// host's own processes to report.
+	settle := min(time.Second, d/2)
+	time.Sleep(settle)
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	time.Sleep(d - settle)
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	secs := (d - settle).Seconds()
 	runtime.GC()
 	debug.FreeOSMemory()
-	fmt.Printf("%-8s RSS %s, peak %s (anonymous %s, file and mapped %s)\n", mode,
-		procStatus("VmRSS"), procStatus("VmHWM"), procStatus("RssAnon"), procStatus("RssFile"))
+	fmt.Printf("%-8s RSS %s, peak %s (anonymous %s, file and mapped %s); CPU %.1f ms/s, %.0f context switches/s\n", mode,
+		procStatus("VmRSS"), procStatus("VmHWM"), procStatus("RssAnon"), procStatus("RssFile"),
+		float64(rusageCPU(ru0, ru1).Milliseconds())/secs, float64(ru1.Nvcsw-ru0.Nvcsw+ru1.Nivcsw-ru0.Nivcsw)/secs)
 	cancel()
 	return <-done
 }

@@ -45,11 +45,14 @@
 // a summary gives medians and ranges. cpu/exec is this process's CPU time
 // (user and system) during a run divided by the generator's processes;
 // for netlink, ebpf and poll that is the collector plus the harness's small
-// share (recording events, reading the generators' output); the eBPF
+// share (recording events, reading the generators' output), and for none
+// the harness's share alone (starting the generators, reading their
+// output: a few µs); the eBPF
 // programs' own cost is in the exec path, and the kernel's measure of it
 // is in the ebpf note. The sustained run is made for each of netlink and
 // ebpf that -monitors names; -footprint measures each alone in a fresh
-// process.
+// process: its RSS, and its CPU time and context switches a second with
+// only the host's own processes to report.
 package main
 
 import (
@@ -120,7 +123,7 @@ func run() error {
 	flag.DurationVar(&cfg.pollInterval, "poll-interval", time.Second, "interval of the /proc polling monitor")
 	flag.DurationVar(&cfg.sustain, "sustain", 10*time.Second, "length of the sustained 1,000 exec/s CPU/RSS run (0: skip)")
 	flag.IntVar(&cfg.repeat, "repeat", 1, "run the monitors of each rate this many times, alternating, and summarise (medians and ranges; the slowdown of a run is against the preceding none run)")
-	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the netlink runs (collector and harness, same process) to this file")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (harness and collectors, every run) to this file")
 	flag.StringVar(&cfg.memProfile, "memprofile", "", "write an allocation profile (all allocations) to this file at the end")
 	sched := flag.String("reader-scheduling", "auto", "the collector's reader thread scheduling: auto (real-time when allowed), nice or inherit")
 	flag.IntVar(&cfg.load, "load", 0, "keep this many CPU hogs running during the runs (stress-ng --cpu N, or shell busy loops)")
@@ -441,8 +444,13 @@ func (s *recSink) Emit(_ context.Context, evs ...event.Event) error {
 func runOne(cfg config, dir, gen, mon string, rate int) (result, error) {
 	switch mon {
 	case "none":
+		// cpu is the harness's own share: starting the generators and
+		// reading their output, with no monitor.
+		var ru0, ru1 syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 		pids, r, err := genRun(dir, gen, cfg.generators, rate, cfg.duration)
-		return result{total: len(pids), execRate: r, enriched: -1, withArgv: -1, counted: -1}, err
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+		return result{total: len(pids), execRate: r, enriched: -1, withArgv: -1, counted: -1, cpu: rusageCPU(ru0, ru1)}, err
 	case "netlink", "poll", "ebpf":
 		c, settle, stats, err := newMonitor(cfg, mon)
 		if err != nil {

@@ -307,3 +307,55 @@ func BenchmarkUDPSendCost(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRecordPath runs the collector's userspace path per record
+// (parse, process table, enrichment, event construction, queueing to the
+// emitter) on recorded ring buffer records, with no kernel part: one op
+// is one whole process (its fork, exec and exit records: a ProcessCreate
+// and a ProcessTerminate), or one connection. Side by side with the proc
+// connector path a user would otherwise run:
+//
+//	go test -run '^$' -bench 'RecordPath|EventPath' -benchmem ./collector/kernel ./collector/process
+func BenchmarkRecordPath(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		records []string
+	}{
+		{"process", []string{"fork", "exec", "exit_signal"}},
+		{"connection", []string{"connect6"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var raw [][]byte
+			for _, n := range bc.records {
+				raw = append(raw, fixture(b, n))
+			}
+			e := testEnricher(b, Options{})
+			r := record{strs: newInterner()} // as the reader does
+			// The process is known, as when its exec was seen.
+			for _, rb := range raw {
+				if err := parseRecord(rb, &r); err != nil {
+					b.Fatal(err)
+				}
+				e.live.put(int(r.TGID), &procInfo{ppid: int(r.PPID), comm: r.Comm, exe: "/usr/bin/curl",
+					cmdline: "curl http://[::1]/"})
+			}
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				for _, rb := range raw {
+					if err := parseRecord(rb, &r); err != nil {
+						b.Fatal(err)
+					}
+					e.handle(&r)
+				}
+				e.flush()
+				if n++; n%64 == 0 {
+					_ = e.out.Take()
+				}
+			}
+			if e.c.dropped.Load() != 0 {
+				b.Fatalf("%d events dropped", e.c.dropped.Load())
+			}
+		})
+	}
+}

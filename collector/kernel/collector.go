@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"math/bits"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
 	"github.com/edgesec/edgesec/collector"
@@ -380,10 +380,20 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 		c.mu.Unlock()
 		return fmt.Errorf("kernel: Run after Close: %w", os.ErrClosed)
 	}
-	rd, err := ringbuf.NewReader(c.l.events)
+	rg, err := newRing(c.l.events.FD(), int(c.l.events.MaxEntries()))
+	var w *ringWaiter
+	var werr error
+	if err == nil {
+		// Wait in the network poller; when it does not take the ring
+		// buffer (never seen), read it at every PollInterval.
+		w, werr = newRingWaiter(c.l.events.FD())
+	}
 	c.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("kernel: ring buffer reader: %w", err)
+		return err
+	}
+	if werr != nil {
+		c.opts.Logger.Warn("kernel: reader not woken by the kernel, reads every poll interval", "err", werr)
 	}
 	out := evqueue.New(c.opts.QueueSize)
 	var wg sync.WaitGroup
@@ -392,12 +402,20 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 		defer wg.Done()
 		c.emitLoop(ctx, sink, out)
 	}()
-	stop := context.AfterFunc(ctx, func() { _ = rd.Close() })
+	// Only the wait is ended from here: the reader never blocks elsewhere.
+	stop := context.AfterFunc(ctx, func() {
+		if w != nil {
+			_ = w.close()
+		}
+	})
 	e := newEnricher(c, ctx, out)
 	e.seed()
-	c.readLoop(ctx, rd, e)
+	c.readLoop(ctx, rg, w, e)
 	stop()
-	_ = rd.Close()
+	if w != nil {
+		_ = w.close()
+	}
+	_ = rg.close()
 	e.close()
 	wg.Wait()
 	// Events still queued when ctx ended were not handed over: count them.
@@ -407,43 +425,89 @@ func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 	return nil
 }
 
-// readLoop reads records until the reader is closed, handing batches to
-// the emitter whenever the ring buffer is drained.
-func (c *Collector) readLoop(ctx context.Context, rd *ringbuf.Reader, e *enricher) {
-	var rec ringbuf.Record
-	var r record
-	rd.SetDeadline(time.Now().Add(c.opts.PollInterval))
+// readLoop drains the ring buffer, handing batches to the emitter when it
+// is drained (and every maxBatch events), and waits in w between drains,
+// until w is closed or ctx is done. Without a waiter (nil) it reads at
+// every PollInterval.
+func (c *Collector) readLoop(ctx context.Context, rg *ring, w *ringWaiter, e *enricher) {
+	r := record{strs: newInterner()}
+	handle := func(b []byte) {
+		c.records.Add(1)
+		if perr := parseRecord(b, &r); perr != nil {
+			if c.malformed.Add(1) == 1 {
+				c.opts.Logger.Error("kernel: ring buffer record", "err", perr)
+			}
+		} else {
+			e.handle(&r)
+		}
+		if len(e.batch) >= maxBatch {
+			e.flush()
+		}
+	}
+	spins := 0
 	for {
-		err := rd.ReadInto(&rec)
-		switch {
-		case err == nil:
-			c.records.Add(1)
-			if perr := parseRecord(rec.RawSample, &r); perr != nil {
-				if c.malformed.Add(1) == 1 {
-					c.opts.Logger.Error("kernel: ring buffer record", "err", perr)
-				}
-			} else {
-				e.handle(&r)
+		_, busy, err := rg.read(handle)
+		e.flush()
+		if err != nil {
+			// Never expected: count it, say it once, start again from
+			// what the kernel writes next.
+			if c.malformed.Add(1) == 1 {
+				c.opts.Logger.Error("kernel: ring buffer", "err", err)
 			}
-			if len(e.batch) >= maxBatch || rec.Remaining == 0 {
-				e.flush()
-			}
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			e.flush()
-			rd.SetDeadline(time.Now().Add(c.opts.PollInterval))
-		case errors.Is(err, os.ErrClosed):
-			e.flush()
+			rg.skip()
+		}
+		if ctx.Err() != nil {
 			return
-		default:
-			if ctx.Err() != nil {
-				return
+		}
+		if busy {
+			// A program is writing the next record (microseconds):
+			// come back to it, yielding, then sleeping if it lasts.
+			if spins++; spins < 100 {
+				runtime.Gosched()
+			} else {
+				time.Sleep(time.Millisecond)
 			}
-			c.opts.Logger.Error("kernel: ring buffer read", "err", err)
-			// Avoid a busy loop on a persistent error.
+			continue
+		}
+		spins = 0
+		if !c.waitRecords(ctx, w, rg.available) {
+			return
+		}
+	}
+}
+
+// waitRecords waits in w until the ring buffer holds data: woken by the
+// kernel (Options.WakeupBytes queued), or at each PollInterval when less
+// is queued. An empty ring buffer at the deadline is not read. It returns
+// false when w is closed or ctx is done. Without a waiter it waits for
+// PollInterval.
+func (c *Collector) waitRecords(ctx context.Context, w *ringWaiter, ready func() bool) bool {
+	if w == nil {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(c.opts.PollInterval):
+			return true
+		}
+	}
+	for {
+		switch err := w.wait(time.Now().Add(c.opts.PollInterval), ready); {
+		case err == nil:
+			return true
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if ready() {
+				return true
+			}
+		case errors.Is(err, errWaiterClosed):
+			return false
+		default:
+			// Never expected; read at the poll interval meanwhile.
+			c.opts.Logger.Error("kernel: ring buffer wait", "err", err)
 			select {
 			case <-ctx.Done():
-				return
-			case <-time.After(10 * time.Millisecond):
+				return false
+			case <-time.After(c.opts.PollInterval):
+				return true
 			}
 		}
 	}

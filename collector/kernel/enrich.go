@@ -120,7 +120,46 @@ type enricher struct {
 	rd      *procfs.Reader
 	mono0   time.Time
 	batch   []event.Event
+	free    []*procInfo // of exited processes, reused by forks
 }
+
+// maxFree bounds the enricher's list of procInfo to reuse.
+const maxFree = 256
+
+// newProc returns a zeroed procInfo, reused when one is free.
+func (e *enricher) newProc() *procInfo {
+	if n := len(e.free); n > 0 {
+		p := e.free[n-1]
+		e.free = e.free[:n-1]
+		*p = procInfo{}
+		return p
+	}
+	return new(procInfo)
+}
+
+// release makes p, out of the table and referenced nowhere else, reusable.
+func (e *enricher) release(p *procInfo) {
+	if p != nil && len(e.free) < maxFree {
+		e.free = append(e.free, p)
+	}
+}
+
+// The events of a process are allocated with their one-item payload list
+// (event.New's variadic items), one allocation instead of two.
+type (
+	createAlloc struct {
+		p     event.ProcessCreatePayload
+		items [1]event.Item
+	}
+	terminateAlloc struct {
+		p     event.ProcessTerminatePayload
+		items [1]event.Item
+	}
+	connAlloc struct {
+		p     event.ConnectionCreatePayload
+		items [1]event.Item
+	}
+)
 
 func newEnricher(c *Collector, ctx context.Context, out *evqueue.Queue) *enricher {
 	e := &enricher{c: c, ctx: ctx, out: out, live: newTable(c.opts.MaxTracked),
@@ -252,7 +291,8 @@ func (e *enricher) handle(r *record) {
 	switch r.Type {
 	case recFork:
 		e.c.forks.Add(1)
-		child := &procInfo{ppid: int(r.PPID), comm: r.Comm}
+		child := e.newProc()
+		child.ppid, child.comm = int(r.PPID), r.Comm
 		if parent := e.live.get(int(r.PPID)); parent != nil {
 			child.exe, child.cmdline, child.truncated = parent.exe, parent.cmdline, parent.truncated
 			child.uid, child.cont = parent.uid, parent.cont
@@ -287,11 +327,13 @@ func (e *enricher) exec(r *record) {
 	cmdline, cut := procfs.ParseCmdline(x.Argv, e.c.opts.MaxCmdline)
 	cut = cut || r.Flags&flagArgvTruncated != 0
 	exe := e.executable(x.Filename, ci != nil)
-	item := &event.ProcessCreatePayload{
+	alloc := &createAlloc{p: event.ProcessCreatePayload{
 		ProcessID: pid, ParentProcessID: int(r.PPID), Executable: exe, CommandLine: cmdline,
 		UserID: strconv.FormatUint(uint64(x.UID), 10), UserName: e.c.users.Name(x.UID),
 		ExtraDetails: event.ExtraDetails{KeySource: sourceName, KeyComm: r.Comm},
-	}
+	}}
+	item := &alloc.p
+	alloc.items[0] = item
 	d := item.ExtraDetails
 	if x.ParentComm != "" {
 		d[KeyParentComm] = x.ParentComm
@@ -319,10 +361,16 @@ func (e *enricher) exec(r *record) {
 	if len(tc) > tableCmdline {
 		tc, tcut = tc[:tableCmdline], true
 	}
-	e.live.put(pid, &procInfo{ppid: int(r.PPID), comm: r.Comm, exe: exe, cmdline: tc, truncated: tcut,
-		uid: x.UID, cont: ci})
+	// The process's entry (from its fork) is updated in place.
+	info := prev
+	if info == nil {
+		info = e.newProc()
+	}
+	*info = procInfo{ppid: int(r.PPID), comm: r.Comm, exe: exe, cmdline: tc, truncated: tcut,
+		uid: x.UID, cont: ci}
+	e.live.put(pid, info)
 	e.c.created.Add(1)
-	e.batch = append(e.batch, event.Must(event.ProcessCreate, e.ktime(r.KTime), item))
+	e.batch = append(e.batch, event.Must(event.ProcessCreate, e.ktime(r.KTime), alloc.items[:]...))
 	if r.Flags&flagExecMemfd != 0 && e.c.l.active {
 		// Fileless execution: also a KernelActivity.
 		a := &event.KernelActivityPayload{Action: event.ActivityExecMemfd, Path: x.Filename, ProcessID: pid,
@@ -351,8 +399,10 @@ func (e *enricher) exit(r *record) {
 	pid := int(r.TGID)
 	info := e.live.remove(pid)
 	status, sig, core := procfs.DecodeWaitStatus(r.Code)
-	item := &event.ProcessTerminatePayload{ProcessID: pid, ExitStatus: status,
-		ExtraDetails: event.ExtraDetails{KeySource: sourceName, KeyComm: r.Comm}}
+	alloc := &terminateAlloc{p: event.ProcessTerminatePayload{ProcessID: pid, ExitStatus: status,
+		ExtraDetails: event.ExtraDetails{KeySource: sourceName, KeyComm: r.Comm}}}
+	item := &alloc.p
+	alloc.items[0] = item
 	d := item.ExtraDetails
 	if sig != 0 {
 		d[KeySignal] = procfs.SignalName(sig)
@@ -367,8 +417,9 @@ func (e *enricher) exit(r *record) {
 		d[KeyEnrichment] = "partial"
 		e.c.parts.Add(1)
 	}
+	e.release(info)
 	e.c.terminated.Add(1)
-	e.batch = append(e.batch, event.Must(event.ProcessTerminate, e.ktime(r.KTime), item))
+	e.batch = append(e.batch, event.Must(event.ProcessTerminate, e.ktime(r.KTime), alloc.items[:]...))
 }
 
 func (e *enricher) conn(r *record) {
@@ -390,14 +441,16 @@ func (e *enricher) conn(r *record) {
 	if c.Family == afINET6 {
 		family = "IPv6"
 	}
-	item := &event.ConnectionCreatePayload{
+	alloc := &connAlloc{p: event.ConnectionCreatePayload{
 		RemoteAddress: remote.String(), RemotePort: strconv.Itoa(int(c.Remote.Port())),
 		LocalAddress: local.String(), LocalPort: strconv.Itoa(int(c.Local.Port())),
 		Direction: event.DirectionOut, Protocol: "TCP", ProcessID: pid,
 		UserID: strconv.FormatUint(uint64(c.UID), 10),
 		ExtraDetails: event.ExtraDetails{KeySource: sourceName, KeyFamily: family,
 			KeyState: "ESTABLISHED", KeyComm: r.Comm},
-	}
+	}}
+	item := &alloc.p
+	alloc.items[0] = item
 	if r.Type == recAccept {
 		item.Direction = event.DirectionIn
 	}
@@ -431,7 +484,7 @@ func (e *enricher) conn(r *record) {
 	}
 	attribute(d, e.resolve(ci))
 	e.c.conns.Add(1)
-	e.batch = append(e.batch, event.Must(event.ConnectionCreate, e.ktime(r.KTime), item))
+	e.batch = append(e.batch, event.Must(event.ConnectionCreate, e.ktime(r.KTime), alloc.items[:]...))
 }
 
 // isLoopback reports a loopback address, or an unspecified one (a

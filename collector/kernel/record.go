@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -110,18 +111,56 @@ type record struct {
 	Exec execRecord
 	Conn connRecord
 	Act  activityRecord
+	// strs, when set, makes the short strings of records (command
+	// names; cgroup names and executable paths of execs) shared with
+	// earlier records instead of allocated for each.
+	strs *interner
+}
+
+// interner hands out one string per distinct short byte sequence: the
+// command names, cgroup names and executable paths of process records
+// repeat (every /bin/true of a loop), and sharing them saves an
+// allocation per string and record. It is bounded: at most
+// internMax strings of at most internLen bytes, forgotten all at once
+// when full. It is not safe for concurrent use (the reader goroutine
+// owns it).
+type interner struct {
+	m map[string]string
+}
+
+// Bounds of the interner (at most internMax*internLen bytes of strings).
+const (
+	internMax = 1024
+	internLen = 64
+)
+
+func newInterner() *interner { return &interner{m: make(map[string]string)} }
+
+// str returns b as a string, shared when it was seen before.
+func (in *interner) str(b []byte) string {
+	if in == nil || len(b) > internLen {
+		return string(b)
+	}
+	if s, ok := in.m[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	if len(in.m) >= internMax {
+		clear(in.m)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
 }
 
 var le = binary.LittleEndian
 
-// cstring returns the NUL-terminated string at the start of b.
-func cstring(b []byte) string {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i])
-		}
+// cstring returns the NUL-terminated string at the start of b (interned
+// by in, when not nil).
+func cstring(b []byte, in *interner) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
 	}
-	return string(b)
+	return in.str(b)
 }
 
 // parseRecord decodes one ring buffer record into r (reusing it). The
@@ -139,12 +178,13 @@ func parseRecord(b []byte, r *record) error {
 	h.PPID = le.Uint32(b[24:])
 	h.Code = le.Uint32(b[28:])
 	h.CgroupID = le.Uint64(b[32:])
-	h.Comm = cstring(b[40 : 40+commLen])
+	in := r.strs
+	h.Comm = cstring(b[40:40+commLen], in)
 	switch h.Type {
 	case recExit, recFork:
 		return nil
 	case recExec:
-		return parseExec(b, &r.Exec)
+		return parseExec(b, &r.Exec, in)
 	case recConnect, recAccept, recUDP:
 		return parseConn(b, &r.Conn)
 	case recActivity:
@@ -153,11 +193,11 @@ func parseRecord(b []byte, r *record) error {
 	return fmt.Errorf("%w: unknown type %d", errRecord, h.Type)
 }
 
-func parseExec(b []byte, e *execRecord) error {
+func parseExec(b []byte, e *execRecord, in *interner) error {
 	if len(b) < execOffArgv {
 		return fmt.Errorf("%w: exec record of %d bytes", errRecord, len(b))
 	}
-	e.ParentComm = cstring(b[taskRecSize : taskRecSize+commLen])
+	e.ParentComm = cstring(b[taskRecSize:taskRecSize+commLen], in)
 	e.UID = le.Uint32(b[execOffUID:])
 	e.EUID = le.Uint32(b[execOffUID+4:])
 	e.GID = le.Uint32(b[execOffUID+8:])
@@ -172,9 +212,9 @@ func parseExec(b []byte, e *execRecord) error {
 	if len(b) < execOffArgv+argvLen {
 		return fmt.Errorf("%w: exec record of %d bytes holds no %d bytes of argv", errRecord, len(b), argvLen)
 	}
-	e.CgroupLeaf = string(b[execOffLeaf : execOffLeaf+leafLen])
-	e.CgroupParent = string(b[execOffParent : execOffParent+parentLen])
-	e.Filename = string(b[execOffFile : execOffFile+fileLen])
+	e.CgroupLeaf = in.str(b[execOffLeaf : execOffLeaf+leafLen])
+	e.CgroupParent = in.str(b[execOffParent : execOffParent+parentLen])
+	e.Filename = in.str(b[execOffFile : execOffFile+fileLen])
 	e.Argv = b[execOffArgv : execOffArgv+argvLen]
 	return nil
 }

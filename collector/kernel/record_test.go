@@ -7,8 +7,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -127,10 +130,21 @@ func FuzzParseRecord(f *testing.F) {
 	// One enricher for the worker (calls are sequential), over an empty
 	// host root: building events must not depend on the machine.
 	e := testEnricher(f, Options{HostRoot: f.TempDir(), MaxTracked: 64})
+	strs := newInterner()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r record
-		if err := parseRecord(b, &r); err != nil {
+		err := parseRecord(b, &r)
+		// Interned strings change nothing.
+		shared := record{strs: strs}
+		if ierr := parseRecord(b, &shared); (ierr == nil) != (err == nil) {
+			t.Fatalf("parse with shared strings: %v, without: %v", ierr, err)
+		}
+		if err != nil {
 			return
+		}
+		shared.strs = nil
+		if !reflect.DeepEqual(r, shared) {
+			t.Fatalf("parse with shared strings differs:\n%+v\n%+v", shared, r)
 		}
 		if r.Type == recExec {
 			if len(r.Exec.Argv) > argvMax || len(r.Exec.Filename) >= filenameMax {
@@ -291,4 +305,21 @@ func TestCounterMapMatchesGo(t *testing.T) {
 	m, ok := spec.Maps["stats"]
 	require.True(t, ok, "the object has no stats map")
 	require.Equal(t, uint32(statMax), m.MaxEntries, "stats map entries vs statMax")
+}
+
+func TestInternerSharesAndIsBounded(t *testing.T) {
+	in := newInterner()
+	a := in.str([]byte("true"))
+	b := in.str([]byte("true"))
+	assert.Equal(t, "true", b)
+	assert.Same(t, unsafe.StringData(a), unsafe.StringData(b), "a repeated string is shared")
+	long := bytes.Repeat([]byte("x"), internLen+1)
+	assert.Equal(t, string(long), in.str(long))
+	assert.Len(t, in.m, 1, "a string longer than internLen is not kept")
+	for i := range 3 * internMax {
+		in.str([]byte(strconv.Itoa(i)))
+		require.LessOrEqual(t, len(in.m), internMax)
+	}
+	var none *interner
+	assert.Equal(t, "sh", none.str([]byte("sh")), "a nil interner allocates")
 }

@@ -18,6 +18,7 @@ type Queue struct {
 	mu    sync.Mutex
 	evs   []event.Event
 	max   int
+	last  int           // how many events the last Take took
 	ready chan struct{} // capacity 1
 }
 
@@ -36,7 +37,10 @@ func (q *Queue) Put(evs []event.Event) (dropped int) {
 	n := min(len(evs), q.max-was)
 	if n > 0 {
 		if q.evs == nil {
-			q.evs = make([]event.Event, 0, min(q.max, max(n, 16)))
+			// Room for as many as last time (and a quarter): the
+			// emitter takes the slice, so each batch gets a new one,
+			// allocated once rather than grown by copies.
+			q.evs = make([]event.Event, 0, min(q.max, max(n, 16, q.last+q.last/4)))
 		}
 		q.evs = append(q.evs, evs[:n]...)
 	}
@@ -55,6 +59,9 @@ func (q *Queue) Take() []event.Event {
 	q.mu.Lock()
 	evs := q.evs
 	q.evs = nil
+	if len(evs) > 0 {
+		q.last = len(evs)
+	}
 	q.mu.Unlock()
 	return evs
 }

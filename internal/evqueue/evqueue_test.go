@@ -33,3 +33,29 @@ func TestQueueBoundsAndWakesOnce(t *testing.T) {
 		t.Fatalf("took %d after taking all", n)
 	}
 }
+
+// A batch after a Take gets room for as many events as that Take had,
+// allocated at once (not grown by copies), within the bound.
+func TestQueueSizesBatchesLikeTheLast(t *testing.T) {
+	q := New(1000)
+	ev := event.Must(event.ProcessCreate, time.Now(), &event.ProcessCreatePayload{Executable: "/bin/true"})
+	for range 100 {
+		q.Put([]event.Event{ev})
+	}
+	if n := len(q.Take()); n != 100 {
+		t.Fatalf("took %d, want 100", n)
+	}
+	q.Put([]event.Event{ev})
+	if evs := q.Take(); cap(evs) < 100 || cap(evs) > 1000 {
+		t.Fatalf("capacity %d after a batch of 100, want 100..1000", cap(evs))
+	}
+	small := New(50)
+	for range 50 {
+		small.Put([]event.Event{ev})
+	}
+	small.Take()
+	small.Put([]event.Event{ev})
+	if evs := small.Take(); cap(evs) > 50 {
+		t.Fatalf("capacity %d beyond the bound 50", cap(evs))
+	}
+}
