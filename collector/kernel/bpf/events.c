@@ -444,6 +444,8 @@ static __always_inline bool compat_syscall(struct pt_regs *regs)
 	return ((struct pt_regs___arm64 *)regs)->pstate & ARM64_PSR_MODE32;
 }
 
+#define EEXIST_BPF 17 // -EEXIST from bpf_map_update_elem with BPF_NOEXIST
+
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 
@@ -558,8 +560,11 @@ static __noinline void udp_report(struct task_struct *task, struct sock *sk, str
 	if (bpf_map_lookup_elem(&udp_peers, key))
 		return;
 	u8 one = 1;
-	if (bpf_map_update_elem(&udp_peers, key, &one, BPF_NOEXIST) != 0)
-		return; // reported before (by another thread just now)
+	// -EEXIST: reported before (by another thread just now). Any other
+	// failure to remember the peer must not lose its first datagram: it is
+	// reported, and may be again.
+	if (bpf_map_update_elem(&udp_peers, key, &one, BPF_NOEXIST) == -EEXIST_BPF)
+		return;
 	struct conn_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count(STAT_RINGBUF_FULL);
