@@ -98,8 +98,10 @@ type Options struct {
 	// Resolver, when set, names the container (and IoT Edge module) of a
 	// container id.
 	Resolver collector.ContainerResolver
-	// ReportEvery is the least time between two reports of lost or
-	// dropped events (default 30 s).
+	// ReportEvery is the least time between two reports, through the
+	// Sink's collector.ErrorReporter, of lost or dropped events and of
+	// activity not interpreted (Stats.CompatSkipped, Stats.UDPUnread);
+	// each is reported when its counters changed (default 30 s).
 	ReportEvery time.Duration
 }
 
@@ -521,7 +523,7 @@ const maxBatch = 128
 func (c *Collector) emitLoop(ctx context.Context, sink collector.Sink, out *evqueue.Queue) {
 	tick := time.NewTicker(c.opts.ReportEvery)
 	defer tick.Stop()
-	var last uint64
+	var last, lastUnseen uint64
 	for {
 		select {
 		case <-ctx.Done():
@@ -539,6 +541,15 @@ func (c *Collector) emitLoop(ctx context.Context, sink collector.Sink, out *evqu
 					"kernel: events lost since start: %d ring buffer full, %d connect table full, %d queue full, %d refused by the sink",
 					s.RingBufferFull, s.ConnectTableFull, s.Dropped, s.EmitErrors))
 				last = lost
+			}
+			// What the programs saw but could not interpret: not losses
+			// of events the collector would have built, but activity
+			// nobody is told about otherwise.
+			if unseen := s.CompatSkipped + s.UDPUnread; unseen != lastUnseen {
+				collector.ReportError(ctx, sink, c.Name(), fmt.Errorf(
+					"kernel: activity not interpreted since start: %d system calls of 32-bit processes, %d sendmmsg messages after the eighth (their peers not read)",
+					s.CompatSkipped, s.UDPUnread))
+				lastUnseen = unseen
 			}
 		}
 	}

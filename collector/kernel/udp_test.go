@@ -522,11 +522,11 @@ const mmsgMany = 11
 // The messages of a sendmmsg after the eighth are not looked at: each is
 // counted in Stats.UDPUnread, not lost silently.
 func TestUDPSendmmsgBeyondEightCounted(t *testing.T) {
-	c := newCollector(t, Options{Connections: true, RingBufferSize: testRing})
+	c := newCollector(t, Options{Connections: true, RingBufferSize: testRing, ReportEvery: 100 * time.Millisecond})
 	if !c.Stats().UDP {
 		t.Skip("UDP sends are only traced on amd64 and arm64")
 	}
-	run(t, c)
+	rec := run(t, c)
 	r := newReceiver(t, "4")
 	before := c.Stats().UDPUnread
 	b, err := json.Marshal(udpPlan{Net: "4", MmsgMany: r.port})
@@ -534,4 +534,13 @@ func TestUDPSendmmsgBeyondEightCounted(t *testing.T) {
 	runHelperArgs(t, "udp "+string(b))
 	require.Len(t, r.sources(t, mmsgMany), mmsgMany, "datagrams received")
 	require.GreaterOrEqual(t, c.Stats().UDPUnread-before, uint64(mmsgMany-8), "messages not looked at")
+	// And the collector says so through its Sink, not only in Stats.
+	require.Eventually(t, func() bool {
+		for _, e := range rec.Errors() {
+			if strings.Contains(e.Err.Error(), "sendmmsg messages after the eighth") {
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 20*time.Millisecond, "the unread sendmmsg messages were not reported: %v", rec.Errors())
 }
