@@ -395,6 +395,20 @@ func (c *Conn) wait(ctx context.Context, tok paho.Token, what string) error {
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
+			if errors.Is(err, paho.ErrNotConnected) && !c.isLost() {
+				// paho saw the connection go before its connection-lost
+				// handler told us: wait (briefly) for that, so that the
+				// caller publishes again on the next connection instead
+				// of failing, and does not spin on this one meanwhile.
+				t := time.NewTimer(time.Second)
+				select {
+				case <-c.ctx.Done():
+				case <-ctx.Done():
+				case <-t.C:
+				}
+				t.Stop()
+				return fmt.Errorf("%s: %w: %w", what, errLost, err)
+			}
 			if c.isLost() {
 				return fmt.Errorf("%s: %w: %w", what, errLost, err)
 			}
