@@ -87,10 +87,17 @@ func TestRingWaiterRefusesUnpollable(t *testing.T) {
 // Run still returns at once when cancelled.
 func TestReaderWokenByTheKernel(t *testing.T) {
 	c := newCollector(t, Options{RingBufferSize: testRing, WakeupBytes: 1, PollInterval: time.Hour})
+	require.True(t, execReported(t, c, "WAKE"), "the exec was not reported: the reader was not woken")
+}
+
+// execReported runs c, execs /bin/true with a unique marker and reports
+// whether c reported the exec within 10 s.
+func execReported(t *testing.T, c *Collector, tag string) bool {
+	t.Helper()
 	rec := run(t, c)
-	marker := fmt.Sprintf("WAKE-%d-%d", os.Getpid(), time.Now().UnixNano())
+	marker := fmt.Sprintf("%s-%d-%d", tag, os.Getpid(), time.Now().UnixNano())
 	require.NoError(t, exec.Command("/bin/true", marker).Run())
-	ok := waitUntil(10*time.Second, func() bool {
+	return waitUntil(10*time.Second, func() bool {
 		for _, p := range payloads[*event.ProcessCreatePayload](rec, event.ProcessCreate) {
 			if strings.Contains(p.CommandLine, marker) {
 				return true
@@ -98,23 +105,11 @@ func TestReaderWokenByTheKernel(t *testing.T) {
 		}
 		return false
 	})
-	require.True(t, ok, "the exec was not reported: the reader was not woken")
 }
 
 // Below WakeupBytes the kernel does not wake the reader: the records are
 // read at the poll interval.
 func TestReaderPollsBelowWakeupBytes(t *testing.T) {
 	c := newCollector(t, Options{RingBufferSize: testRing, WakeupBytes: testRing / 2, PollInterval: 20 * time.Millisecond})
-	rec := run(t, c)
-	marker := fmt.Sprintf("POLL-%d-%d", os.Getpid(), time.Now().UnixNano())
-	require.NoError(t, exec.Command("/bin/true", marker).Run())
-	ok := waitUntil(10*time.Second, func() bool {
-		for _, p := range payloads[*event.ProcessCreatePayload](rec, event.ProcessCreate) {
-			if strings.Contains(p.CommandLine, marker) {
-				return true
-			}
-		}
-		return false
-	})
-	require.True(t, ok, "the exec was not reported at the poll interval")
+	require.True(t, execReported(t, c, "POLL"), "the exec was not reported at the poll interval")
 }
