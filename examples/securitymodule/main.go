@@ -16,8 +16,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -45,7 +43,6 @@ import (
 	"github.com/edgesec/edgesec/transport"
 	"github.com/edgesec/edgesec/transport/file"
 	"github.com/edgesec/edgesec/twinconfig"
-	"golang.org/x/sys/unix"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -337,6 +334,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	opts.ConfigSources = append(opts.ConfigSources, twin...)
 	eng := edgesec.New(opts)
+	if o.releaseMemory > 0 && !o.once {
+		// Package initialisation and the configuration are done: give
+		// their pages back before the eBPF loader parses the kernel's
+		// BTF, so that the two do not add up in the start-up peak.
+		releaseNow(log)
+	}
 	release := defaults.Add(eng, defaults.Options{
 		HostRoot: o.hostRoot,
 		StateDir: o.stateDir,
@@ -578,51 +581,4 @@ func releaseNow(log *slog.Logger) {
 	} else {
 		log.Debug("released start-up memory", "executable_bytes_advised", n)
 	}
-}
-
-// pageOutExecutable asks the kernel (madvise MADV_PAGEOUT, Linux 5.4+) to
-// reclaim the resident pages of this executable's read-only mappings
-// (code, read-only data, the function table the runtime reads to walk
-// stacks). Pages mapped by other processes too are left alone by the
-// kernel. It returns how many bytes of mappings were advised.
-//
-// Why: the kernel maps file pages in 64 KiB runs around each fault
-// (fault-around), and package initialisation touches code and data all
-// over a 15-30 MB executable, so after start-up nearly all of it is
-// resident (RssFile) although the idle module runs a small part of it.
-func pageOutExecutable() (int64, error) {
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return 0, fmt.Errorf("executable: %w", err)
-	}
-	maps, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		return 0, fmt.Errorf("mappings: %w", err)
-	}
-	var advised int64
-	var errs []error
-	sc := bufio.NewScanner(bytes.NewReader(maps))
-	for sc.Scan() {
-		// 00400000-00d1c000 r-xp 00000000 fe:00 1234 /path/to/exe
-		f := bytes.Fields(sc.Bytes())
-		if len(f) < 6 || string(f[5]) != exe || len(f[1]) < 2 || f[1][1] == 'w' {
-			continue
-		}
-		lo, hi, ok := bytes.Cut(f[0], []byte("-"))
-		if !ok {
-			continue
-		}
-		start, err1 := strconv.ParseUint(string(lo), 16, 64)
-		end, err2 := strconv.ParseUint(string(hi), 16, 64)
-		if err1 != nil || err2 != nil || end <= start {
-			continue
-		}
-		_, _, e := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_PAGEOUT)
-		if e != 0 {
-			errs = append(errs, fmt.Errorf("madvise %s: %w", f[0], e))
-			continue
-		}
-		advised += int64(end - start)
-	}
-	return advised, errors.Join(errs...)
 }

@@ -45,17 +45,27 @@ func rssFileKB(t *testing.T) int64 {
 }
 
 // TestPageOutExecutable: advising the executable's read-only mappings
-// covers the test binary's code and lowers its resident file pages.
+// covers the test binary's code and data, lowers its resident file pages,
+// and leaves the read-only data mapping marked for random access (VmFlags
+// "rr"), so that what is read again comes back a page at a time.
 func TestPageOutExecutable(t *testing.T) {
+	exe, err := os.Readlink("/proc/self/exe")
+	require.NoError(t, err)
 	before := rssFileKB(t)
+	rssBefore, _ := mappingFlags(t, exe)
 	n, err := pageOutExecutable()
 	if err != nil && n == 0 {
 		t.Skipf("MADV_PAGEOUT not available here: %v", err)
 	}
+	require.NoError(t, err)
 	require.Positive(t, n)
 	after := rssFileKB(t)
-	t.Logf("RssFile %d kB -> %d kB (%d bytes advised)", before, after, n)
+	rssAfter, flags := mappingFlags(t, exe)
+	t.Logf("RssFile %d kB -> %d kB (%d bytes advised); by mapping %v -> %v", before, after, n, rssBefore, rssAfter)
 	require.Less(t, after, before)
+	require.Contains(t, strings.Fields(flags["r--p"]), "rr", "read-only data: %s", flags["r--p"])
+	require.NotContains(t, strings.Fields(flags["r-xp"]), "rr", "code: %s", flags["r-xp"])
+	require.Less(t, rssAfter["r--p"], rssBefore["r--p"])
 }
 
 // TestWriteMemoryReport: the report carries the runtime's memory classes
