@@ -52,8 +52,9 @@
 // on a connected socket is seen too (Stats.UDPConnectedSends; without it,
 // write(2) on a connected socket — Go's resolver, for one — is not). The
 // programs deduplicate in the kernel: an LRU table of 8,192 entries keyed
-// by process (pid and its start time, so a reused pid is a new process),
-// family, peer address and port; a record is sent only when the key is
+// by process (pid and its start time, so a reused pid is a new process,
+// and its count of execs, so a program the process execs reports its peers
+// anew), family, peer address and port; a record is sent only when the key is
 // inserted, so a DNS client is one event per server, not one per query. A
 // peer evicted from the table is reported again at its next datagram. A
 // record the ring buffer has no room for is counted (RingBufferFull) and

@@ -88,6 +88,7 @@ type eventsSyscallInfo struct {
 type eventsUdpPeerKey struct {
 	_         structs.HostLayout
 	StartTime uint64
+	ExecId    uint64
 	Tgid      uint32
 	Family    uint16
 	Dport     uint16

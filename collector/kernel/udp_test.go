@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,6 +40,11 @@ type udpPlan struct {
 	Unix      string // negative: a unix datagram socket, sendto this path
 	Once      bool   // one datagram to each peer instead of two
 	Flood     int    // sendto SendTo this many datagrams and print the ns each took
+	// Exec, when set: once the steps are done, the process execs this
+	// binary with the arguments Exec and its own last argument, which
+	// runs the plan again (without Exec): the same peers from a new
+	// program in the same process.
+	Exec string
 }
 
 // udpHelper runs the helper "udp <json plan>" in the child process.
@@ -225,7 +231,22 @@ func (p udpPlan) run() error {
 			return err
 		}
 	}
-	return nil
+	if p.Exec == "" {
+		return nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	again := p
+	again.Exec = ""
+	js, err := json.Marshal(again)
+	if err != nil {
+		return err
+	}
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, helperEnv+"=") })
+	env = append(env, helperEnv+"=udp "+string(js))
+	return unix.Exec(self, []string{self, p.Exec, os.Args[len(os.Args)-1]}, env)
 }
 
 // flood sends Flood datagrams to SendTo with sendto(2) and prints the
@@ -513,6 +534,45 @@ func kernelAtLeast(major, minor int) bool {
 		return false
 	}
 	return ma > major || ma == major && mi >= minor
+}
+
+// A process that sends to a peer and then execs a program that sends to
+// the same peer is reported twice: the peers a process has reported are
+// remembered per program (the kernel's exec count is part of the key), so
+// a payload exec'd by a process that talked to a server before is seen.
+func TestUDPFirstSendAfterExec(t *testing.T) {
+	c := newCollector(t, Options{Connections: true, RingBufferSize: testRing})
+	if !c.Stats().UDP {
+		t.Skip("UDP sends are only traced on amd64 and arm64")
+	}
+	rec := run(t, c)
+	self, err := os.Executable()
+	require.NoError(t, err)
+	self = realPath(t, self)
+	rcv := newReceiver(t, "4")
+	marker := fmt.Sprintf("UDP-%d", time.Now().UnixNano())
+	js, err := json.Marshal(udpPlan{Net: "4", SendTo: rcv.port, Once: true, Exec: "udp-after-exec"})
+	require.NoError(t, err)
+	cmd := exec.Command(self, "udp-helper", marker)
+	cmd.Env = append(os.Environ(), helperEnv+"=udp "+string(js))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "helper: %s", out)
+	pid := cmd.Process.Pid
+	require.Len(t, rcv.sources(t, 2), 2, "datagrams received")
+
+	var lines []string
+	waitUntil(5*time.Second, func() bool {
+		lines = nil
+		for _, p := range payloads[*event.ConnectionCreatePayload](rec, event.ConnectionCreate) {
+			if p.ProcessID == pid && p.Protocol == "UDP" && p.RemotePort == strconv.Itoa(rcv.port) {
+				lines = append(lines, p.CommandLine)
+			}
+		}
+		return len(lines) >= 2
+	})
+	assert.ElementsMatch(t, []string{self + " udp-helper " + marker, self + " udp-after-exec " + marker}, lines,
+		"one event per program for the same peer")
+	assert.Zero(t, c.Stats().Lost())
 }
 
 // mmsgMany is how many messages the MmsgMany helper sends in one sendmmsg:

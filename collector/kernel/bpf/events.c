@@ -498,8 +498,10 @@ static __always_inline void accepted(struct task_struct *task, long ret)
 // sock_send_length tracepoint (Linux >= 6.4), at every send on a connected
 // UDP socket (write, writev, send on it too). A peer is reported once per
 // process: the udp_peers LRU table is keyed by process (tgid and the start
-// time of its leader, so a reused pid is a new process), family, peer
-// address and port, and a record is sent only when the key is inserted.
+// time of its leader, so a reused pid is a new process, and the leader's
+// exec count, so a program the process execs reports its peers anew),
+// family, peer address and port, and a record is sent only when the key is
+// inserted.
 
 #define IPPROTO_UDP 17
 #define SOCK_BINDPORT_LOCK 4
@@ -507,6 +509,7 @@ static __always_inline void accepted(struct task_struct *task, long ret)
 
 struct udp_peer_key {
 	u64 start_time; // the process's group leader's start time (ns since boot)
+	u64 exec_id;    // its count of execs: a new program is a new sender
 	u32 tgid;
 	u16 family;     // the socket's
 	u16 dport;      // host order
@@ -555,6 +558,7 @@ static __noinline void udp_report(struct task_struct *task, struct sock *sk, str
 {
 	key->tgid = task->tgid;
 	key->start_time = task->group_leader->start_time;
+	key->exec_id = task->group_leader->self_exec_id;
 	// A lookup first: most datagrams go to a peer already reported, and a
 	// failed BPF_NOEXIST update of an LRU map costs a node allocation.
 	if (bpf_map_lookup_elem(&udp_peers, key))

@@ -136,6 +136,7 @@ struct task_struct {
 	struct files_struct *files;
 	struct task_struct *group_leader;
 	u64 start_time;
+	u64 self_exec_id; // u64 since Linux 5.7; the ring buffer needs 5.8
 };
 
 struct file;
