@@ -363,6 +363,21 @@ func (r *receiver) sources(t *testing.T, want int) []int {
 	return out
 }
 
+// runUDPHelper runs the test binary self as the helper "udp-helper MARKER"
+// with plan, waits for it to exit, and returns its pid and marker (its
+// last argument, unique to this run).
+func runUDPHelper(t *testing.T, self string, plan udpPlan) (pid int, marker string) {
+	t.Helper()
+	marker = fmt.Sprintf("UDP-%d", time.Now().UnixNano())
+	js, err := json.Marshal(plan)
+	require.NoError(t, err)
+	cmd := exec.Command(self, "udp-helper", marker)
+	cmd.Env = append(os.Environ(), helperEnv+"=udp "+string(js))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "helper: %s", out)
+	return cmd.Process.Pid, marker
+}
+
 // expectedUDP is one peer the helper sends to, and what its event says.
 type expectedUDP struct {
 	what      string
@@ -441,14 +456,7 @@ func TestUDPFirstSendToEachPeer(t *testing.T) {
 			defer ux.Close()
 			plan.Unix = sock
 
-			marker := fmt.Sprintf("UDP-%d", time.Now().UnixNano())
-			js, err := json.Marshal(plan)
-			require.NoError(t, err)
-			cmd := exec.Command(self, "udp-helper", marker)
-			cmd.Env = append(os.Environ(), helperEnv+"=udp "+string(js))
-			outb, err := cmd.CombinedOutput()
-			require.NoError(t, err, "helper: %s", outb)
-			pid := cmd.Process.Pid
+			pid, marker := runUDPHelper(t, self, plan)
 
 			sport := map[*expectedUDP]int{}
 			for _, w := range want {
@@ -550,14 +558,7 @@ func TestUDPFirstSendAfterExec(t *testing.T) {
 	require.NoError(t, err)
 	self = realPath(t, self)
 	rcv := newReceiver(t, "4")
-	marker := fmt.Sprintf("UDP-%d", time.Now().UnixNano())
-	js, err := json.Marshal(udpPlan{Net: "4", SendTo: rcv.port, Once: true, Exec: "udp-after-exec"})
-	require.NoError(t, err)
-	cmd := exec.Command(self, "udp-helper", marker)
-	cmd.Env = append(os.Environ(), helperEnv+"=udp "+string(js))
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "helper: %s", out)
-	pid := cmd.Process.Pid
+	pid, marker := runUDPHelper(t, self, udpPlan{Net: "4", SendTo: rcv.port, Once: true, Exec: "udp-after-exec"})
 	require.Len(t, rcv.sources(t, 2), 2, "datagrams received")
 
 	var lines []string
