@@ -93,9 +93,10 @@ Flags:
                      N % over the live heap before a collection; off
                      disables it. Default: GOGC when set, else 50
                                                     [EDGESEC_GC_PERCENT]
-  --release-memory D how long after start-up, and after each snapshot, the
-                     memory only start-up and the snapshot used is given back
-                     (free heap, executable pages touched once); 0 keeps it
+  --release-memory D how long after start-up the memory only start-up used
+                     is given back (free heap, executable pages touched
+                     once), and again every 10 minutes, or after each
+                     snapshot when they are more frequent; 0 keeps it
                      (default 30s)                     [EDGESEC_RELEASE_MEMORY]
   --memory-report F  diagnostic: on SIGUSR1, write the Go runtime's memory
                      classes and the resident memory by mapping to F (and
@@ -542,14 +543,14 @@ func setGCPercent(flagValue string, log *slog.Logger) error {
 }
 
 // releaseMemory gives back, after after (start-up and the first snapshot
-// of every periodic collector) and then after every snapshot period, the
-// memory that only those used: the free heap pages
-// (debug.FreeOSMemory, which the runtime's scavenger would return only
-// slowly) and the pages of the executable that package initialisation and
-// the snapshot touched (pageOutExecutable). The module's steady state
-// touches a fraction of its code and read-only data; what it touches again
-// is read back from the page cache or the disk on demand. It returns when
-// ctx is done; after <= 0 disables it.
+// of every periodic collector) and then every releaseInterval, the memory
+// that only those used: the free heap pages (debug.FreeOSMemory, which
+// the runtime's scavenger would return only slowly) and the pages of the
+// executable that package initialisation, the snapshots and rare paths
+// touched (pageOutExecutable). The module's steady state touches a
+// fraction of its code and read-only data; what it touches again is read
+// back from the page cache or the disk on demand. It returns when ctx is
+// done; after <= 0 disables it.
 func releaseMemory(ctx context.Context, after time.Duration, period func() time.Duration, log *slog.Logger) {
 	if after <= 0 {
 		return
@@ -563,12 +564,25 @@ func releaseMemory(ctx context.Context, after time.Duration, period func() time.
 		case <-t.C:
 		}
 		releaseNow(log)
-		p := period()
-		if p <= 0 {
-			return
-		}
-		t.Reset(p)
+		t.Reset(releaseInterval(period()))
 	}
+}
+
+// releaseEvery is the longest time between two releases of memory: the
+// pages of the executable that rare paths touch (a reconnection, a twin
+// update, an alert) would otherwise stay until the next snapshot, 13
+// hours apart by default. A release costs a forced garbage collection and
+// reading back the pages the module still uses (about a hundred, a few
+// milliseconds of I/O).
+const releaseEvery = 10 * time.Minute
+
+// releaseInterval is the time to the next release: after each snapshot
+// when snapshots are more frequent than releaseEvery, else releaseEvery.
+func releaseInterval(snapshotPeriod time.Duration) time.Duration {
+	if snapshotPeriod > 0 && snapshotPeriod < releaseEvery {
+		return snapshotPeriod
+	}
+	return releaseEvery
 }
 
 // releaseNow returns the free heap pages to the OS and pages out the

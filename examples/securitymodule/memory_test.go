@@ -144,3 +144,17 @@ func TestResidentByKind(t *testing.T) {
 	}
 	require.Equal(t, want, got)
 }
+
+// TestReleaseInterval: memory is released at least every releaseEvery,
+// and after each snapshot when snapshots are more frequent.
+func TestReleaseInterval(t *testing.T) {
+	for _, c := range []struct{ snapshot, want time.Duration }{
+		{13 * time.Hour, releaseEvery},
+		{releaseEvery, releaseEvery},
+		{time.Minute, time.Minute},
+		{0, releaseEvery},
+		{-time.Second, releaseEvery},
+	} {
+		require.Equal(t, c.want, releaseInterval(c.snapshot), "snapshot period %v", c.snapshot)
+	}
+}
