@@ -97,14 +97,16 @@ func pageOutExecutable() (int64, error) {
 	if len(ms) == 0 {
 		return 0, fmt.Errorf("no read-only mapping of %s in /proc/self/maps", exe)
 	}
-	file, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return 0, fmt.Errorf("executable: %w", err)
-	}
-	defer file.Close()
-	fd := int(file.Fd())
-
 	var errs []error
+	// Without a descriptor (a file the module may run but not read) the
+	// pages are still paged out; only the page cache is left as it is.
+	fd := -1
+	if file, err := os.Open("/proc/self/exe"); err != nil {
+		errs = append(errs, fmt.Errorf("executable: %w", err))
+	} else {
+		defer file.Close()
+		fd = int(file.Fd())
+	}
 	for _, m := range ms {
 		if !m.exec {
 			if err := madvise(m, unix.MADV_RANDOM); err != nil {
@@ -124,7 +126,7 @@ func pageOutExecutable() (int64, error) {
 			if round == 0 {
 				advised += int64(m.end - m.start)
 			}
-			if m.exec {
+			if m.exec || fd < 0 {
 				continue
 			}
 			if err := unix.Fadvise(fd, int64(m.offset), int64(m.end-m.start), unix.FADV_DONTNEED); err != nil && round == 0 {
