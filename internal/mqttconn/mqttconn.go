@@ -54,7 +54,9 @@ type Params struct {
 	KeepAlive time.Duration
 	// CleanSession is the CONNECT clean-session flag.
 	CleanSession bool
-	// ConnectTimeout bounds the TCP+TLS+CONNECT exchange (default 30 s).
+	// ConnectTimeout bounds the TCP+TLS+CONNECT exchange, and then the
+	// connection's set-up (Options.OnConnect) as much again (default
+	// 30 s).
 	ConnectTimeout time.Duration
 	// RenewAt, when not zero, is when the manager closes the connection
 	// and connects again with fresh Params (before a token expires).
@@ -75,8 +77,12 @@ type Options struct {
 	Params func(ctx context.Context) (Params, error)
 	// OnConnect, if set, runs after every successful CONNECT, before the
 	// connection is offered to Publish: it subscribes, for instance. Its ctx
-	// ends when the connection is lost. An error drops the connection and
-	// counts as a failed attempt.
+	// ends when the connection is lost, or with ErrSetupTimeout as its
+	// cause once the set-up has taken Params.ConnectTimeout: a broker that
+	// never acknowledges it, or a connection the MQTT library lost without
+	// telling (paho can miss a loss right after CONNACK), must not hold the
+	// manager. An error drops the connection and counts as a failed
+	// attempt.
 	OnConnect func(ctx context.Context, c *Conn) error
 	// OnMessage, if set, receives the messages of the subscriptions. It is
 	// called from the network goroutine, in order, and must not block.
@@ -279,7 +285,10 @@ func (m *Manager) run(ctx context.Context) {
 		}
 		refused = false
 		if m.o.OnConnect != nil {
-			if err := m.o.OnConnect(c.ctx, c); err != nil {
+			sctx, cancel := context.WithTimeoutCause(c.ctx, connectTimeout(p), ErrSetupTimeout)
+			err := m.o.OnConnect(sctx, c)
+			cancel()
+			if err != nil {
 				c.disconnect()
 				if ctx.Err() != nil {
 					return
@@ -341,6 +350,18 @@ func (m *Manager) setState(err error, refused bool) { m.set(nil, err, refused) }
 func isRefusal(code byte) bool { return code == 2 || code == 4 || code == 5 }
 
 var errLost = errors.New("connection lost")
+
+// ErrSetupTimeout is the cause of the end of Options.OnConnect's context
+// when the set-up took longer than Params.ConnectTimeout.
+var ErrSetupTimeout = errors.New("connection set-up timed out")
+
+// connectTimeout is p's ConnectTimeout, or the default.
+func connectTimeout(p Params) time.Duration {
+	if p.ConnectTimeout <= 0 {
+		return DefaultConnectTimeout
+	}
+	return p.ConnectTimeout
+}
 
 // Conn is one MQTT connection. Its methods are safe for concurrent use.
 type Conn struct {
@@ -418,7 +439,7 @@ func (c *Conn) wait(ctx context.Context, tok paho.Token, what string) error {
 	case <-c.ctx.Done():
 		return fmt.Errorf("%s: %w: %w", what, errLost, c.lostErr())
 	case <-ctx.Done():
-		return fmt.Errorf("%s: %w", what, ctx.Err())
+		return fmt.Errorf("%s: %w", what, context.Cause(ctx))
 	}
 }
 
@@ -432,9 +453,7 @@ func (m *Manager) connect(ctx context.Context, p Params) (*Conn, byte, error) {
 	if p.KeepAlive <= 0 {
 		p.KeepAlive = DefaultKeepAlive
 	}
-	if p.ConnectTimeout <= 0 {
-		p.ConnectTimeout = DefaultConnectTimeout
-	}
+	p.ConnectTimeout = connectTimeout(p)
 	cctx, cancel := context.WithCancelCause(ctx)
 	c := &Conn{ctx: cctx, cancel: cancel}
 	opts := paho.NewClientOptions().

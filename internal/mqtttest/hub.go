@@ -117,6 +117,7 @@ type Hub struct {
 	gets        int
 	expiredKick int
 	clients     map[string]*mqtt.Client
+	sessions    int // sessions established (see Sessions)
 	changed     chan struct{}
 }
 
@@ -333,6 +334,16 @@ func (h *Hub) Messages() []HubMessage {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]HubMessage(nil), h.messages...)
+}
+
+// Sessions returns how many sessions the hub has established: accepted
+// connections, counted once they are set up and DropClients can drop
+// them. A CONNECT is in Connects before its session is established, and
+// the client may see its CONNACK before that too.
+func (h *Hub) Sessions() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sessions
 }
 
 // Connects returns every CONNECT received, accepted or not.
@@ -614,6 +625,7 @@ func (k *hubHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 		h.violations = append(h.violations, "a second connection with the same identity while one was open")
 	}
 	h.clients[cl.ID] = cl
+	h.sessions++
 	var exp time.Time
 	if n := len(h.connects); n > 0 {
 		exp = h.connects[n-1].TokenExpiry

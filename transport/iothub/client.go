@@ -62,6 +62,10 @@ type Options struct {
 	// TwinTimeout bounds the wait for the answer to a twin request
 	// (default 30 s).
 	TwinTimeout time.Duration
+	// ConnectTimeout bounds a connection attempt (TCP, TLS and CONNECT),
+	// and then its set-up (the twin subscriptions) as much again (default
+	// 30 s).
+	ConnectTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the jittered exponential delay
 	// between connection attempts (defaults 1 s and 60 s); AuthRetry is how
 	// long refused credentials are left alone (default 15 min) unless they
@@ -205,15 +209,16 @@ func (c *Client) params(ctx context.Context) (mqttconn.Params, error) {
 		return mqttconn.Params{}, err
 	}
 	return mqttconn.Params{
-		Broker:       "ssl://" + addr,
-		ClientID:     c.id.DeviceID + "/" + c.id.ModuleID,
-		Username:     Username(c.id.HubHostName, c.id.DeviceID, c.id.ModuleID, c.o.APIVersion, c.o.ClientVersion),
-		Password:     tok,
-		TLS:          tlsConf,
-		KeepAlive:    c.o.KeepAlive,
-		CleanSession: false,
-		RenewAt:      renewAt,
-		CredentialID: credentialID(tok),
+		Broker:         "ssl://" + addr,
+		ClientID:       c.id.DeviceID + "/" + c.id.ModuleID,
+		Username:       Username(c.id.HubHostName, c.id.DeviceID, c.id.ModuleID, c.o.APIVersion, c.o.ClientVersion),
+		Password:       tok,
+		TLS:            tlsConf,
+		KeepAlive:      c.o.KeepAlive,
+		ConnectTimeout: c.o.ConnectTimeout,
+		CleanSession:   false,
+		RenewAt:        renewAt,
+		CredentialID:   credentialID(tok),
 	}, nil
 }
 

@@ -46,7 +46,10 @@ func (l *syncLog) String() string {
 
 func fastOptions(id iothub.Identity, log *syncLog) iothub.Options {
 	o := iothub.Options{Identity: id, ClientVersion: "1.2.3", KeepAlive: 30 * time.Second,
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, TwinTimeout: 5 * time.Second}
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond, TwinTimeout: 5 * time.Second,
+		// A connection lost right after CONNACK can go unnoticed by paho:
+		// the set-up then ends by this timeout (see mqttconn.ErrSetupTimeout).
+		ConnectTimeout: 3 * time.Second}
 	if log != nil {
 		o.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

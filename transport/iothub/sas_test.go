@@ -63,9 +63,12 @@ func TestWorkloadSignsOncePerToken(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close(context.Background())
 	require.NoError(t, c.WaitConnected(ctxT(t, 10*time.Second)))
+	// Each drop waits for the hub to have set up the session it drops:
+	// a CONNECT is recorded, and the client acknowledged, before that.
+	h.WaitFor(t, 10*time.Second, "the first session", func() bool { return h.Sessions() >= 1 })
 	for i := 2; i <= 4; i++ {
 		h.DropClients()
-		h.WaitFor(t, 10*time.Second, "a reconnection", func() bool { return len(h.Connects()) >= i && h.Connected() })
+		h.WaitFor(t, 10*time.Second, "a reconnection", func() bool { return h.Sessions() >= i })
 	}
 	conns := h.Connects()
 	for _, cn := range conns {
