@@ -591,8 +591,8 @@ func releaseNow(log *slog.Logger) {
 	debug.FreeOSMemory()
 	n, err := pageOutExecutable()
 	if err != nil {
-		log.Debug("cannot page out the executable's start-up pages", "err", err)
+		log.Debug("cannot page out the executable's pages", "err", err)
 	} else {
-		log.Debug("released start-up memory", "executable_bytes_advised", n)
+		log.Debug("released memory", "executable_bytes_advised", n)
 	}
 }
