@@ -16,13 +16,14 @@ import (
 type exeMapping struct {
 	start, end uint64 // addresses, end exclusive
 	offset     uint64 // offset in the file of start
-	exec       bool   // code (r-x); otherwise read-only data (r--)
+	exec       bool   // code (r-x); otherwise data (r-- or rw-)
 }
 
-// parseExeMappings returns the read-only mappings of the file at path in
-// the text of a /proc/<pid>/maps file, in their order. Writable mappings
-// (the data segment, whose pages may hold the program's writes) and lines
-// it cannot read are left out.
+// parseExeMappings returns the private mappings of the file at path in
+// the text of a /proc/<pid>/maps file, in their order: the code, the
+// read-only data and the initialised data (rw-p: its pages the program
+// wrote are anonymous copies, the others are still the file's). Shared
+// mappings and lines it cannot read are left out.
 func parseExeMappings(maps []byte, path string) []exeMapping {
 	var out []exeMapping
 	sc := bufio.NewScanner(bytes.NewReader(maps))
@@ -35,7 +36,7 @@ func parseExeMappings(maps []byte, path string) []exeMapping {
 		for i := range f {
 			f[i], rest, _ = bytes.Cut(bytes.TrimLeft(rest, " \t"), []byte(" "))
 		}
-		if string(bytes.TrimSpace(rest)) != path || len(f[1]) != 4 || f[1][0] != 'r' || f[1][1] != '-' {
+		if string(bytes.TrimSpace(rest)) != path || len(f[1]) != 4 || f[1][0] != 'r' || f[1][3] != 'p' {
 			continue
 		}
 		lo, hi, ok := bytes.Cut(f[0], []byte("-"))
@@ -61,7 +62,9 @@ func parseExeMappings(maps []byte, path string) []exeMapping {
 const pageOutRounds = 3
 
 // pageOutExecutable releases the resident pages of this executable's
-// read-only mappings and returns how many bytes of mappings it advised.
+// mappings (code, read-only data, and the initialised data's pages the
+// program never wrote) and returns the mappings (for a last pageOut) and
+// how many bytes of them it advised.
 //
 // Why: the kernel maps file pages in 64 KiB runs around each fault
 // (fault-around) and reads ahead around each miss, and package
@@ -72,9 +75,11 @@ const pageOutRounds = 3
 // (.rodata), and the code of a few dozen hot paths.
 //
 // How:
-//   - every read-only mapping is advised MADV_PAGEOUT (Linux 5.4+): its
-//     pages are unmapped and reclaimed unless another process maps them;
-//   - the read-only data mapping is first advised MADV_RANDOM, so that a
+//   - every mapping is advised MADV_PAGEOUT (Linux 5.4+): its file pages
+//     are unmapped and reclaimed unless another process maps them (the
+//     initialised data's written pages are anonymous: they stay, or go
+//     to swap where there is some);
+//   - the data mappings are first advised MADV_RANDOM, so that a
 //     later miss reads only the page asked for instead of a read-ahead
 //     window, and after the page-out its part of the file is dropped from
 //     the page cache (POSIX_FADV_DONTNEED: pages other processes map are
@@ -84,27 +89,27 @@ const pageOutRounds = 3
 //   - the code mapping is only paged out: for executable mappings the
 //     kernel (6.16+) reads ahead even under MADV_RANDOM, so dropping its
 //     cache would only cost reads.
-func pageOutExecutable() (int64, error) {
+func pageOutExecutable() ([]exeMapping, int64, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
-		return 0, fmt.Errorf("executable: %w", err)
+		return nil, 0, fmt.Errorf("executable: %w", err)
 	}
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
-		return 0, fmt.Errorf("mappings: %w", err)
+		return nil, 0, fmt.Errorf("mappings: %w", err)
 	}
 	ms := parseExeMappings(maps, exe)
 	if len(ms) == 0 {
-		return 0, fmt.Errorf("no read-only mapping of %s in /proc/self/maps", exe)
+		return nil, 0, fmt.Errorf("no private mapping of %s in /proc/self/maps", exe)
 	}
 	var errs []error
-	// Without a descriptor (a file the module may run but not read) the
-	// pages are still paged out; only the page cache is left as it is.
+	// The page cache is dropped through a descriptor of the executable
+	// (fadvise needs one; the mapping's own is not reachable).
 	fd := -1
-	if file, err := os.Open("/proc/self/exe"); err != nil {
+	file, err := os.Open("/proc/self/exe")
+	if err != nil {
 		errs = append(errs, fmt.Errorf("executable: %w", err))
 	} else {
-		defer file.Close()
 		fd = int(file.Fd())
 	}
 	for _, m := range ms {
@@ -134,10 +139,25 @@ func pageOutExecutable() (int64, error) {
 			}
 		}
 	}
-	return advised, errors.Join(errs...)
+	if file != nil {
+		_ = file.Close() // read-only: nothing to flush
+	}
+	return ms, advised, errors.Join(errs...)
 }
 
-// madvise advises the kernel about mapping m.
+// pageOut advises the mappings MADV_PAGEOUT once more, ignoring errors
+// (pageOutExecutable reported them). The caller runs it last in a
+// release, after its logging and clean-up: their code (the logger, the
+// file's close) is not on the module's steady path, and each page of code
+// that runs after a page-out brings back its 64 KiB run for the next
+// ten minutes. Only a raw system call and a loop run after the advice.
+func pageOut(ms []exeMapping) {
+	for _, m := range ms {
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), unix.MADV_PAGEOUT)
+	}
+}
+
+// madvise advises the mapping m.
 func madvise(m exeMapping, advice int) error {
 	_, _, e := unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), uintptr(advice))
 	if e != 0 {

@@ -18,6 +18,7 @@ const mapsFixture = `00400000-0098e000 r-xp 00000000 fe:00 10379977             
 7f53786a0000-7f5378900000 rw-p 00000000 00:00 0
 7f53bf204000-7f53bf214000 r--s 00000000 fe:00 10225978                   /var/lib/edgesec/spool.db
 7f53bf216000-7f53bf217000 r--p 00000000 fe:00 10225978                   /usr/local/bin/security module-other
+7f53bf218000-7f53bf219000 r--s 00000000 fe:00 10379977                   /usr/local/bin/security module
 zzzz-00400000 r--p 00000000 fe:00 10379977 /usr/local/bin/security module
 00500000-00400000 r--p 00000000 fe:00 10379977 /usr/local/bin/security module
 00500000-00600000 r--p 0000zz00 fe:00 10379977 /usr/local/bin/security module
@@ -29,10 +30,11 @@ func TestParseExeMappings(t *testing.T) {
 	require.Equal(t, []exeMapping{
 		{start: 0x400000, end: 0x98e000, offset: 0, exec: true},
 		{start: 0x98e000, end: 0xf1e000, offset: 0x58e000},
+		{start: 0xf1e000, end: 0xfa1000, offset: 0xb1e000},
 	}, got)
 	// A replaced executable keeps its mappings under the old name.
 	deleted := strings.ReplaceAll(mapsFixture, "security module\n", "security module (deleted)\n")
-	require.Len(t, parseExeMappings([]byte(deleted), "/usr/local/bin/security module (deleted)"), 2)
+	require.Len(t, parseExeMappings([]byte(deleted), "/usr/local/bin/security module (deleted)"), 3)
 	require.Empty(t, parseExeMappings([]byte(mapsFixture), "/usr/local/bin/other"))
 }
 

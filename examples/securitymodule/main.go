@@ -563,8 +563,11 @@ func releaseMemory(ctx context.Context, after time.Duration, period func() time.
 			return
 		case <-t.C:
 		}
+		// The next time is read first: reading the configuration is
+		// code the steady state does not run (see releaseNow).
+		next := releaseInterval(period())
 		releaseNow(log)
-		t.Reset(releaseInterval(period()))
+		t.Reset(next)
 	}
 }
 
@@ -586,13 +589,16 @@ func releaseInterval(snapshotPeriod time.Duration) time.Duration {
 }
 
 // releaseNow returns the free heap pages to the OS and pages out the
-// executable's resident read-only pages (see releaseMemory).
+// executable's resident read-only pages (see releaseMemory). Its last act
+// is the page-out: the code that runs after it stays resident until the
+// next release.
 func releaseNow(log *slog.Logger) {
 	debug.FreeOSMemory()
-	n, err := pageOutExecutable()
+	ms, n, err := pageOutExecutable()
 	if err != nil {
 		log.Debug("cannot page out the executable's pages", "err", err)
 	} else {
 		log.Debug("released memory", "executable_bytes_advised", n)
 	}
+	pageOut(ms)
 }

@@ -53,7 +53,7 @@ func TestPageOutExecutable(t *testing.T) {
 	require.NoError(t, err)
 	before := rssFileKB(t)
 	rssBefore, _ := mappingFlags(t, exe)
-	n, err := pageOutExecutable()
+	_, n, err := pageOutExecutable()
 	if err != nil && n == 0 {
 		t.Skipf("MADV_PAGEOUT not available here: %v", err)
 	}
