@@ -6,7 +6,9 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -33,11 +35,15 @@ type loaded struct {
 	coll   *ebpf.Collection
 	links  []link.Link
 	events *ebpf.Map // ring buffer
-	stats  *ebpf.Map // per-CPU counters
-	accept bool      // inbound connections attributed at accept exit
-	udp    bool      // first UDP datagram to each peer, at sendto/sendmsg/sendmmsg exit
-	udpW   bool      // and at every send on a connected UDP socket (sock_send_length)
-	active bool      // system call activity reported
+	stats  *ebpf.Map // counters
+	// counts maps the counters (nil until mapped): read with atomic
+	// loads, without a system call or the map's Go code, which would stay
+	// resident only for this.
+	counts []byte
+	accept bool // inbound connections attributed at accept exit
+	udp    bool // first UDP datagram to each peer, at sendto/sendmsg/sendmmsg exit
+	udpW   bool // and at every send on a connected UDP socket (sock_send_length)
+	active bool // system call activity reported
 	// watched is the list in the watched map (active only); slots from
 	// len(watched) on are zero.
 	watched []watchedEntry
@@ -49,6 +55,10 @@ func (l *loaded) close() error {
 		errs = append(errs, l.links[i].Close())
 	}
 	l.links = nil
+	if l.counts != nil {
+		errs = append(errs, unix.Munmap(l.counts))
+		l.counts = nil
+	}
 	if l.coll != nil {
 		l.coll.Close()
 		l.coll = nil
@@ -186,6 +196,11 @@ func load(opts Options) (_ *loaded, err error) {
 			_ = l.close()
 		}
 	}()
+	l.counts, err = unix.Mmap(l.stats.FD(), 0, os.Getpagesize(), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		l.counts = nil
+		return nil, notAvailable("mapping the counters", err)
+	}
 	if active {
 		if err := fillActivityMaps(coll, watched); err != nil {
 			return nil, notAvailable("activity maps", err)
@@ -319,16 +334,13 @@ func waitForPrograms() {
 	}
 }
 
-// counters sums the per-CPU counters of the stats map.
+// counters reads the counters of the stats map.
 func (l *loaded) counters() (c [statMax]uint64, err error) {
-	var per []uint64
-	for i := range uint32(statMax) {
-		if err := l.stats.Lookup(i, &per); err != nil {
-			return c, fmt.Errorf("kernel: reading counters: %w", err)
-		}
-		for _, v := range per {
-			c[i] += v
-		}
+	if len(l.counts) < statMax*8 {
+		return c, fmt.Errorf("kernel: reading counters: not mapped")
+	}
+	for i := range c {
+		c[i] = atomic.LoadUint64((*uint64)(unsafe.Pointer(&l.counts[i*8])))
 	}
 	return c, nil
 }
