@@ -158,3 +158,30 @@ func TestReleaseInterval(t *testing.T) {
 		require.Equal(t, c.want, releaseInterval(c.snapshot), "snapshot period %v", c.snapshot)
 	}
 }
+
+// TestSetMaxProcs: one thread runs Go code by default, --max-procs sets
+// another count, GOMAXPROCS in the environment is left as the runtime
+// applied it, and a bad count is refused.
+func TestSetMaxProcs(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	log := slog.New(slog.DiscardHandler)
+
+	t.Setenv("GOMAXPROCS", "")
+	os.Unsetenv("GOMAXPROCS")
+	runtime.GOMAXPROCS(3)
+	require.NoError(t, setMaxProcs("", log))
+	require.Equal(t, defaultMaxProcs, runtime.GOMAXPROCS(0))
+
+	require.NoError(t, setMaxProcs("2", log))
+	require.Equal(t, 2, runtime.GOMAXPROCS(0))
+
+	t.Setenv("GOMAXPROCS", "3")
+	runtime.GOMAXPROCS(3) // as the runtime does at start-up
+	require.NoError(t, setMaxProcs("", log))
+	require.Equal(t, 3, runtime.GOMAXPROCS(0), "GOMAXPROCS from the environment is kept")
+
+	for _, bad := range []string{"0", "-1", "two"} {
+		require.Error(t, setMaxProcs(bad, log), bad)
+	}
+}
