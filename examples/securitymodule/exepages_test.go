@@ -30,7 +30,7 @@ func TestParseExeMappings(t *testing.T) {
 	require.Equal(t, []exeMapping{
 		{start: 0x400000, end: 0x98e000, offset: 0, exec: true},
 		{start: 0x98e000, end: 0xf1e000, offset: 0x58e000},
-		{start: 0xf1e000, end: 0xfa1000, offset: 0xb1e000},
+		{start: 0xf1e000, end: 0xfa1000, offset: 0xb1e000, writable: true},
 	}, got)
 	// A replaced executable keeps its mappings under the old name.
 	deleted := strings.ReplaceAll(mapsFixture, "security module\n", "security module (deleted)\n")
@@ -38,8 +38,25 @@ func TestParseExeMappings(t *testing.T) {
 	require.Empty(t, parseExeMappings([]byte(mapsFixture), "/usr/local/bin/other"))
 }
 
+// TestParseExeSmaps: in smaps, the anonymous pages of a read-only mapping
+// (a breakpoint, a uprobe) mark it modified; a writable mapping's are its
+// writes; the other field lines are skipped.
+func TestParseExeSmaps(t *testing.T) {
+	b, err := os.ReadFile("testdata/smaps-exe")
+	require.NoError(t, err)
+	got := parseExeMappings(b, "/usr/local/bin/securitymodule")
+	require.Equal(t, []exeMapping{
+		{start: 0x400000, end: 0x98f000, offset: 0, exec: true, modified: true},
+		{start: 0x98f000, end: 0xf1f000, offset: 0x58f000},
+		{start: 0xf1f000, end: 0xfa2000, offset: 0xb1f000, writable: true},
+	}, got)
+}
+
 func FuzzParseExeMappings(f *testing.F) {
 	f.Add([]byte(mapsFixture), "/usr/local/bin/security module")
+	if b, err := os.ReadFile("testdata/smaps-exe"); err == nil {
+		f.Add(b, "/usr/local/bin/securitymodule")
+	}
 	f.Add([]byte("0-1 r--p 0 0:0 0 x\n"), "x")
 	f.Fuzz(func(t *testing.T, maps []byte, path string) {
 		for _, m := range parseExeMappings(maps, path) {

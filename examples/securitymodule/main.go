@@ -351,7 +351,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// Package initialisation and the configuration are done: give
 		// their pages back before the eBPF loader parses the kernel's
 		// BTF, so that the two do not add up in the start-up peak.
-		releaseNow(log)
+		releaseNow(log, true)
 	}
 	release := defaults.Add(eng, defaults.Options{
 		HostRoot: o.hostRoot,
@@ -368,7 +368,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// programs loaded with the kernel's BTF parsed and dropped): give
 		// its memory back before the collectors' first snapshots add
 		// theirs, which lowers the start-up peak.
-		releaseNow(log)
+		releaseNow(log, true)
 	}
 
 	if o.once {
@@ -600,7 +600,7 @@ func releaseMemory(ctx context.Context, after time.Duration, period func() time.
 	}
 	t := time.NewTimer(after)
 	defer t.Stop()
-	for {
+	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -609,7 +609,7 @@ func releaseMemory(ctx context.Context, after time.Duration, period func() time.
 		// The next time is read first: reading the configuration is
 		// code the steady state does not run (see releaseNow).
 		next := releaseInterval(period())
-		releaseNow(log)
+		releaseNow(log, n%dropCacheEvery == 0)
 		t.Reset(next)
 	}
 }
@@ -620,7 +620,11 @@ func releaseMemory(ctx context.Context, after time.Duration, period func() time.
 // hours apart by default. A release costs a forced garbage collection and
 // reading back the pages the module still uses (about a hundred, a few
 // milliseconds of I/O).
-const releaseEvery = 10 * time.Minute
+const releaseEvery = time.Minute
+
+// dropCacheEvery: one periodic release in dropCacheEvery (the first
+// included) also drops the read-only data from the page cache.
+const dropCacheEvery = 10
 
 // releaseInterval is the time to the next release: after each snapshot
 // when snapshots are more frequent than releaseEvery, else releaseEvery.
@@ -635,9 +639,9 @@ func releaseInterval(snapshotPeriod time.Duration) time.Duration {
 // executable's resident read-only pages (see releaseMemory). Its last act
 // is the page-out: the code that runs after it stays resident until the
 // next release.
-func releaseNow(log *slog.Logger) {
+func releaseNow(log *slog.Logger, dropCache bool) {
 	debug.FreeOSMemory()
-	ms, n, err := pageOutExecutable()
+	ms, n, err := pageOutExecutable(dropCache)
 	if err != nil {
 		log.Debug("cannot page out the executable's pages", "err", err)
 	} else {

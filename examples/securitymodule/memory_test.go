@@ -13,8 +13,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestParseBytes(t *testing.T) {
@@ -53,7 +55,7 @@ func TestPageOutExecutable(t *testing.T) {
 	require.NoError(t, err)
 	before := rssFileKB(t)
 	rssBefore, _ := mappingFlags(t, exe)
-	_, n, err := pageOutExecutable()
+	_, n, err := pageOutExecutable(true)
 	if err != nil && n == 0 {
 		t.Skipf("MADV_PAGEOUT not available here: %v", err)
 	}
@@ -66,6 +68,56 @@ func TestPageOutExecutable(t *testing.T) {
 	require.Contains(t, strings.Fields(flags["r--p"]), "rr", "read-only data: %s", flags["r--p"])
 	require.NotContains(t, strings.Fields(flags["r-xp"]), "rr", "code: %s", flags["r-xp"])
 	require.Less(t, rssAfter["r--p"], rssBefore["r--p"])
+}
+
+// TestUnmapKeepsPageCache: a release that does not drop (the one every
+// minute) unmaps the code, which lowers what the process has resident,
+// and leaves the pages in the page cache, so running that code again
+// reads nothing from storage.
+func TestUnmapKeepsPageCache(t *testing.T) {
+	exe, err := os.Readlink("/proc/self/exe")
+	require.NoError(t, err)
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	require.NoError(t, err)
+	var code exeMapping
+	for _, m := range parseExeMappings(smaps, exe) {
+		if m.exec {
+			code = m
+		}
+	}
+	require.True(t, code.exec, "no code mapping of %s", exe)
+	cachedBefore := cachedPages(t, code)
+	rssBefore, _ := mappingFlags(t, exe)
+	ms, n, err := pageOutExecutable(false)
+	require.NoError(t, err)
+	pageOut(ms)
+	rssAfter, _ := mappingFlags(t, exe)
+	cachedAfter := cachedPages(t, code)
+	t.Logf("code: resident %d -> %d kB, in the page cache %d -> %d pages (%d bytes advised)",
+		rssBefore["r-xp"], rssAfter["r-xp"], cachedBefore, cachedAfter, n)
+	require.Less(t, rssAfter["r-xp"], rssBefore["r-xp"])
+	require.GreaterOrEqual(t, cachedAfter, cachedBefore*9/10, "the code stays in the page cache")
+	for _, m := range ms {
+		if m.writable {
+			require.Equal(t, -1, m.advice, "the initialised data is left alone")
+		} else if !m.modified {
+			require.Equal(t, unix.MADV_DONTNEED, m.advice)
+		}
+	}
+}
+
+// cachedPages counts the pages of m in the page cache (mincore(2)).
+func cachedPages(t *testing.T, m exeMapping) int {
+	t.Helper()
+	page := uint64(os.Getpagesize())
+	vec := make([]byte, (m.end-m.start+page-1)/page)
+	_, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(m.start), uintptr(m.end-m.start), uintptr(unsafe.Pointer(&vec[0])))
+	require.Zero(t, e, "mincore: %v", e)
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
 }
 
 // TestWriteMemoryReport: the report carries the runtime's memory classes
