@@ -337,7 +337,7 @@ func waitForPrograms() {
 // counters reads the counters of the stats map.
 func (l *loaded) counters() (c [statMax]uint64, err error) {
 	if len(l.counts) < statMax*8 {
-		return c, fmt.Errorf("kernel: reading counters: not mapped")
+		return c, errors.New("kernel: reading counters: not mapped")
 	}
 	for i := range c {
 		c[i] = atomic.LoadUint64((*uint64)(unsafe.Pointer(&l.counts[i*8])))

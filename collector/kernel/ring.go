@@ -96,9 +96,8 @@ func (r *ring) available() bool {
 // read hands the data of each committed record queued when it is called
 // to fn, in order, and releases the record to the kernel when fn returns:
 // the slice aliases the mapping (or the ring's buffer) and must not be
-// kept. It stops at a
-// record still being written (busy) and reports it; a discarded record
-// is skipped. n is the records handed to fn.
+// kept. It stops at a record still being written (busy) and reports it; a
+// discarded record is skipped. n is the records handed to fn.
 func (r *ring) read(fn func([]byte)) (n int, busy bool, err error) {
 	prod := atomic.LoadUintptr(r.prodPos)
 	cons := atomic.LoadUintptr(r.consPos)
