@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -53,6 +54,10 @@ func rssFileKB(t *testing.T) int64 {
 func TestPageOutExecutable(t *testing.T) {
 	exe, err := os.Readlink("/proc/self/exe")
 	require.NoError(t, err)
+	syncExecutable(t)
+	data := exeMappingOf(t, exe, func(m exeMapping) bool { return !m.exec && !m.writable })
+	cacheFileRange(t, data) // whatever earlier tests dropped
+	cachedBefore := cachedPages(t, data)
 	before := rssFileKB(t)
 	rssBefore, _ := mappingFlags(t, exe)
 	_, n, err := pageOutExecutable(true)
@@ -68,6 +73,44 @@ func TestPageOutExecutable(t *testing.T) {
 	require.Contains(t, strings.Fields(flags["r--p"]), "rr", "read-only data: %s", flags["r--p"])
 	require.NotContains(t, strings.Fields(flags["r-xp"]), "rr", "code: %s", flags["r-xp"])
 	require.Less(t, rssAfter["r--p"], rssBefore["r--p"])
+	cachedAfter := cachedPages(t, data)
+	t.Logf("read-only data in the page cache: %d -> %d pages", cachedBefore, cachedAfter)
+	require.Less(t, cachedAfter, cachedBefore/2, "the read-only data is dropped from the page cache")
+}
+
+// syncExecutable writes this test binary's pages to disk, as an installed
+// binary's are: the kernel cannot evict pages the linker just wrote.
+func syncExecutable(t *testing.T) {
+	t.Helper()
+	f, err := os.Open("/proc/self/exe")
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, f.Sync())
+}
+
+// cacheFileRange reads m's part of this test binary, which brings it into
+// the page cache.
+func cacheFileRange(t *testing.T, m exeMapping) {
+	t.Helper()
+	f, err := os.Open("/proc/self/exe")
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = io.Copy(io.Discard, io.NewSectionReader(f, int64(m.offset), int64(m.end-m.start)))
+	require.NoError(t, err)
+}
+
+// exeMappingOf returns this process's mapping of exe that keep selects.
+func exeMappingOf(t *testing.T, exe string, keep func(exeMapping) bool) exeMapping {
+	t.Helper()
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	require.NoError(t, err)
+	for _, m := range parseExeMappings(smaps, exe) {
+		if keep(m) {
+			return m
+		}
+	}
+	t.Fatalf("no such mapping of %s", exe)
+	return exeMapping{}
 }
 
 // TestUnmapKeepsPageCache: a release that does not drop (the one every
@@ -77,15 +120,8 @@ func TestPageOutExecutable(t *testing.T) {
 func TestUnmapKeepsPageCache(t *testing.T) {
 	exe, err := os.Readlink("/proc/self/exe")
 	require.NoError(t, err)
-	smaps, err := os.ReadFile("/proc/self/smaps")
-	require.NoError(t, err)
-	var code exeMapping
-	for _, m := range parseExeMappings(smaps, exe) {
-		if m.exec {
-			code = m
-		}
-	}
-	require.True(t, code.exec, "no code mapping of %s", exe)
+	syncExecutable(t) // so that an eviction would show
+	code := exeMappingOf(t, exe, func(m exeMapping) bool { return m.exec })
 	cachedBefore := cachedPages(t, code)
 	rssBefore, _ := mappingFlags(t, exe)
 	ms, n, err := pageOutExecutable(false)
