@@ -154,8 +154,9 @@
 // argv and cgroup names; /proc is read only for processes older than the
 // collector, and for cgroup v1), resolves an executable's symbolic links
 // once per path, shares repeated short strings and allocates about five
-// times per event (BenchmarkRecordPath). A record that does not fit is counted in a
-// per-CPU array in the kernel (Stats.RingBufferFull), as are connects not
+// times per event (BenchmarkRecordPath). A record that does not fit is counted in an
+// array in the kernel that the collector maps and reads without a system call
+// (Stats.RingBufferFull), as are connects not
 // remembered because their table was full (Stats.ConnectTableFull) and
 // argv reads that failed (Stats.ArgvFaults, the event is then sent
 // without a command line and marked partial). Events dropped on a full

@@ -345,7 +345,7 @@ func (l *loaded) counters() (c [statMax]uint64, err error) {
 	return c, nil
 }
 
-// Per-CPU counters (enum stat in bpf/events.c).
+// The counters' slots (enum stat in bpf/events.c).
 const (
 	statRingbufFull = 0
 	statArgvFault   = 1
