@@ -161,7 +161,24 @@ func load(opts Options) (_ *loaded, err error) {
 	if !accept {
 		delete(spec.Maps, "udp_peers")
 	}
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	// CO-RE relocates against the few kernel types the programs read,
+	// not the kernel's whole BTF (see kerneltypes.go).
+	wanted, err := localWanted(spec.Types)
+	if err != nil {
+		return nil, notAvailable("object", err)
+	}
+	kernelTypes, err := loadKernelTypes(wanted)
+	if err != nil {
+		return nil, notAvailable("kernel types", err)
+	}
+	copts := ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}}
+	tracepoints := map[string]string{} // program name -> its raw tracepoint
+	for name, p := range spec.Programs {
+		if p.Type == ebpf.RawTracepoint {
+			tracepoints[name] = p.AttachTo
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, copts)
 	if err != nil && udpW {
 		// A kernel without the sock_send_length tracepoint (< 6.4):
 		// UDP sends are still seen at the exit of sendto, sendmsg and
@@ -172,12 +189,12 @@ func load(opts Options) (_ *loaded, err error) {
 			want = slices.DeleteFunc(want, func(s string) bool { return s == name })
 		}
 		udpW = false
-		coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+		coll, err = ebpf.NewCollectionWithOptions(spec, copts)
 	}
 	// The parsed object and the kernel's BTF (several MB) are no longer
 	// needed: drop them and give the memory back now rather than at the
 	// next GC cycles.
-	spec = nil
+	spec, kernelTypes, copts = nil, nil, ebpf.CollectionOptions{}
 	debug.FreeOSMemory()
 	if err != nil {
 		var ve *ebpf.VerifierError
@@ -207,7 +224,12 @@ func load(opts Options) (_ *loaded, err error) {
 		}
 	}
 	for _, name := range want {
-		lk, err := link.AttachTracing(link.TracingOptions{Program: coll.Programs[name], AttachType: ebpf.AttachTraceRawTp})
+		var lk link.Link
+		if tp, ok := tracepoints[name]; ok {
+			lk, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp, Program: coll.Programs[name]})
+		} else {
+			lk, err = link.AttachTracing(link.TracingOptions{Program: coll.Programs[name], AttachType: ebpf.AttachTraceRawTp})
+		}
 		if err != nil && contains(udpSendPrograms, name) {
 			opts.Logger.Debug("kernel: UDP sends on connected sockets not traced", "err", err)
 			l.udpW = false

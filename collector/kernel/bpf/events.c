@@ -1,8 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 //
 // edgesec kernel events: process exec, exit and fork, TCP connect and
-// accept, and the first UDP datagram of a process to each peer, from BTF
-// tracepoints (tp_btf), into one ring buffer.
+// accept, and the first UDP datagram of a process to each peer, from raw
+// tracepoints, into one ring buffer.
+//
+// Two kinds of program. The programs on system call entry and exit, which
+// run at every system call of the host, are BTF tracepoints (tp_btf):
+// their arguments are BTF pointers, read with direct loads rather than
+// helper calls. Attaching one makes the loader find its tracepoint's
+// prototype in the kernel's BTF, and those of sys_enter and sys_exit
+// refer to struct pt_regs only. The others are plain raw tracepoints
+// (raw_tp) and read the kernel with BPF_CORE_READ (bpf_probe_read_kernel):
+// the prototypes of their tracepoints refer to task_struct or sock, whose
+// types with everything they refer to are megabytes of the loader's memory
+// to find. CO-RE relocates every program against the few kernel types the
+// loader reads (kerneltypes.go).
 //
 // The record layouts are parsed by collector/kernel/record.go: keep the two
 // in step (the _Static_asserts below pin the offsets the parser uses).
@@ -233,7 +245,7 @@ static __always_inline u16 read_kn_name(char *dst, struct kernfs_node *kn, u32 *
 	return n - 1;
 }
 
-SEC("tp_btf/sched_process_exec")
+SEC("raw_tp/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	u32 zero = 0;
@@ -297,7 +309,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task)
 {
 	// One record per process: when its last thread exits.
@@ -316,7 +328,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_fork")
+SEC("raw_tp/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
 	// Processes only, not threads.
@@ -358,13 +370,13 @@ static __always_inline int fill_sock(struct conn_rec *r, struct sock *sk)
 // Outbound TCP: connect(2) moves the socket to SYN_SENT in the caller's
 // context (before the source port is chosen); the handshake completes
 // (SYN_SENT -> ESTABLISHED) in softirq context, with both ports known.
-SEC("tp_btf/inet_sock_set_state")
+SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(handle_set_state, struct sock *sk, int oldstate, int newstate)
 {
 	u64 key = (u64)sk;
 
 	if (newstate == TCP_SYN_SENT) {
-		struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		u32 tgid = bpf_get_current_pid_tgid() >> 32;
 		if (tgid == (u32)self_tgid)
 			return 0;
@@ -562,9 +574,11 @@ static __always_inline u16 udp_family(struct sock *sk)
 // first time the process sends to it.
 static __noinline void udp_report(struct task_struct *task, struct sock *sk, struct udp_peer_key *key)
 {
-	key->tgid = task->tgid;
-	key->start_time = task->group_leader->start_time;
-	key->exec_id = task->group_leader->self_exec_id;
+	// Read with helpers: task is a BTF pointer at sys_exit, not at
+	// sock_send_length (a raw tracepoint).
+	key->tgid = BPF_CORE_READ(task, tgid);
+	key->start_time = BPF_CORE_READ(task, group_leader, start_time);
+	key->exec_id = BPF_CORE_READ(task, group_leader, self_exec_id);
 	// A lookup first: most datagrams go to a peer already reported, and a
 	// failed BPF_NOEXIST update of an LRU map costs a node allocation.
 	if (bpf_map_lookup_elem(&udp_peers, key))
@@ -737,22 +751,22 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 
 // Every send on a socket (Linux >= 6.4): a connected UDP socket's peer,
 // whatever the system call (write, writev, send, sendmsg, …).
-SEC("tp_btf/sock_send_length")
+SEC("raw_tp/sock_send_length")
 int BPF_PROG(handle_sock_send, struct sock *sk, int ret, int flags)
 {
-	// sk is a BTF pointer: direct loads. Most sends are not on a
-	// connected UDP socket.
-	if (ret < 0 || sk->sk_protocol != IPPROTO_UDP || sk->__sk_common.skc_state != TCP_ESTABLISHED)
+	// Most sends are not on a UDP socket: one read tells.
+	if (ret < 0)
 		return 0;
 	u16 family = udp_family(sk);
 	if (!family)
 		return 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
-	if (task->tgid == self_tgid)
-		return 0;
 	struct udp_peer_key key = {};
-	if (udp_sock_peer(sk, family, &key) == 0)
-		udp_report(task, sk, &key);
+	if (udp_sock_peer(sk, family, &key) != 0)
+		return 0; // not connected: seen at the exit of sendto/sendmsg
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, tgid) == self_tgid)
+		return 0;
+	udp_report(task, sk, &key);
 	return 0;
 }
 
