@@ -40,6 +40,8 @@ func (s *Stage) Configure(c Config) error {
 		s.log.Warn("detect: configuration refused; keeping the last good one", "err", err)
 		s.pending = append(s.pending, ConfigurationErrors(err, s.clock())...)
 	}
+	// New custom alerts (their windows) or events to send.
+	s.poke()
 	return err
 }
 
@@ -239,6 +241,7 @@ func (s *Stage) ApplyConfig(c twinconfig.Config) error {
 		s.stats.ConfigErrors++
 		s.log.Warn("detect: configuration refused; keeping the last good one", "err", err)
 		s.pending = append(s.pending, ConfigurationErrors(err, s.clock())...)
+		s.poke()
 		return err
 	}
 	return s.Configure(cfg)

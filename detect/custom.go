@@ -331,6 +331,18 @@ func (r *customRule) inNets(ip netip.Addr) bool {
 	return false
 }
 
+// NextTick implements TickScheduler: when the earliest window of a range
+// rule closes.
+func (c *customAnalyzer) NextTick() time.Time {
+	var next time.Time
+	for _, r := range c.rules {
+		if at := r.start.Add(r.window); r.window > 0 && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	return next
+}
+
 // Tick closes the windows of the range rules.
 func (c *customAnalyzer) Tick(env *Env) {
 	now := env.Now()

@@ -68,9 +68,27 @@ type Analyzer interface {
 
 // Ticker is implemented by Analyzers with time-driven work: windows that
 // close, findings that expire. The Stage's Run calls Tick every
-// Options.TickInterval; tests call [Stage.Tick].
+// Options.TickInterval, or when it is due if the Ticker is also a
+// [TickScheduler]; tests call [Stage.Tick].
 type Ticker interface {
 	Tick(env *Env)
+}
+
+// TickScheduler is implemented by Tickers that know when they next have
+// work. NextTick returns the earliest time at which Tick has something to
+// do (a window that closes, a snapshot that has settled), or the zero Time
+// when it has nothing to do until more events arrive; after a Tick at time
+// t it returns a time after t, or zero. The Stage calls it under its lock,
+// like Tick and Analyze, after every event and every tick.
+//
+// When every Ticker of a Stage is a TickScheduler, Run sleeps until the
+// earliest of those times instead of waking every Options.TickInterval: on
+// an idle device no detection code runs (and none of its pages need to be
+// resident). Tick may still be called before a Ticker is due (another
+// Ticker is), so it checks, as it would on a fixed interval.
+type TickScheduler interface {
+	Ticker
+	NextTick() time.Time
 }
 
 // ConfigAnalyzer is implemented by Analyzers that judge the security

@@ -154,6 +154,18 @@ func (r *snapshotRules) Analyze(env *Env, ev *event.Event) {
 	r.trigger[ev.Name] = ev.ID
 }
 
+// NextTick implements TickScheduler: when the earliest pending snapshot
+// will have settled.
+func (r *snapshotRules) NextTick() time.Time {
+	var next time.Time
+	for _, s := range r.snaps {
+		if at := s.arrived.Add(r.o.SnapshotSettle); s.pending && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	return next
+}
+
 // Tick evaluates the snapshots that are complete.
 func (r *snapshotRules) Tick(env *Env) {
 	names := make([]string, 0, len(r.snaps))

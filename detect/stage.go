@@ -62,7 +62,9 @@ type Options struct {
 	// MaxFindings bounds the Active findings of one recommendation rule;
 	// beyond it findings are dropped and counted.
 	MaxFindings int
-	// TickInterval is how often Run calls the Tickers.
+	// TickInterval is how often Run calls the Tickers, unless every
+	// Ticker is a TickScheduler (the built-in ones are): Run then calls
+	// them when they are due.
 	TickInterval time.Duration
 }
 
@@ -105,6 +107,15 @@ type Stage struct {
 	pending   []event.Event
 	stats     Stats
 	env       Env
+	// scheduled: every Ticker is a TickScheduler, and Run sleeps until
+	// one is due (sleepUntil, zero: until woken) rather than ticking
+	// every TickInterval. wake wakes it to recompute (an event made a
+	// Ticker due sooner, a configuration, pending events, an alert
+	// dropped).
+	scheduled  bool
+	sleepUntil time.Time
+	wake       chan struct{}
+	warnSum    int64 // the dropped and evicted counters when Run last looked
 }
 
 type ruleState struct {
@@ -155,6 +166,7 @@ func New(opts Options) (*Stage, error) {
 		procs: newProcTable(opts.MaxProcesses),
 		dedup: newLRU[string, *dedupState](opts.MaxEntities),
 		recs:  make(map[string]map[string]*recState),
+		wake:  make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -189,6 +201,12 @@ func New(opts Options) (*Stage, error) {
 		s.analyzers = append(s.analyzers, a)
 		if t, ok := a.(Ticker); ok {
 			s.tickers = append(s.tickers, t)
+		}
+	}
+	s.scheduled = true
+	for _, t := range s.tickers {
+		if _, ok := t.(TickScheduler); !ok {
+			s.scheduled = false
 		}
 	}
 	if err := s.apply(opts.Config); err != nil {
@@ -249,6 +267,7 @@ func (s *Stage) Process(_ context.Context, ev *event.Event, emit stage.Emit) err
 	}
 	s.mu.Lock()
 	out := s.analyze(ev)
+	s.wakeIfSooner()
 	s.mu.Unlock()
 	for _, x := range out {
 		emit(x)
@@ -314,20 +333,33 @@ func (s *Stage) Tick() []event.Event {
 	return s.takePending()
 }
 
-// Run implements stage.Runner: it calls the Tickers every TickInterval and
-// sends what they raise (and the ConfigurationError events of refused
-// configurations) to sink, until ctx is cancelled.
+// Run implements stage.Runner: it calls the Tickers and sends what they
+// raise (and the ConfigurationError events of refused configurations) to
+// sink, until ctx is cancelled. It calls them when they are due when every
+// Ticker is a TickScheduler, otherwise every TickInterval.
 func (s *Stage) Run(ctx context.Context, sink collector.Sink) error {
-	t := time.NewTicker(s.opts.TickInterval)
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	defer t.Stop()
 	var last Stats
-	lastLog := time.Now()
+	lastLog, lastTick := time.Now(), time.Now()
 	for {
+		s.mu.Lock()
+		next := s.nextWake(lastTick, lastLog)
+		s.mu.Unlock()
+		var fire <-chan time.Time
+		if !next.IsZero() {
+			t.Reset(time.Until(next))
+			fire = t.C
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-fire:
+		case <-s.wake:
+			t.Stop()
 		}
+		lastTick = time.Now()
 		if time.Since(lastLog) >= time.Minute {
 			// Alerts lost to the rate limit and table evictions are
 			// reported, at most once a minute.
@@ -337,6 +369,9 @@ func (s *Stage) Run(ctx context.Context, sink collector.Sink) error {
 					"evictions", st.Evictions-last.Evictions, "findingsDropped", st.FindingsDropped-last.FindingsDropped)
 			}
 			last, lastLog = st, time.Now()
+			s.mu.Lock()
+			s.warnSum = s.warnCounters()
+			s.mu.Unlock()
 		}
 		if evs := s.Tick(); len(evs) > 0 {
 			if err := sink.Emit(ctx, evs...); err != nil {
@@ -346,6 +381,73 @@ func (s *Stage) Run(ctx context.Context, sink collector.Sink) error {
 				s.log.Warn("detect: emit", "err", err, "events", len(evs))
 			}
 		}
+	}
+}
+
+// nextWake returns when Run should next call the Tickers (zero: when
+// woken), and records it in s.sleepUntil. Callers hold s.mu.
+func (s *Stage) nextWake(lastTick, lastLog time.Time) time.Time {
+	now := s.clock()
+	var next time.Time
+	switch {
+	case len(s.pending) > 0:
+		next = now
+	case !s.scheduled:
+		next = lastTick.Add(s.opts.TickInterval)
+	default:
+		next = s.nextTick()
+		if !next.IsZero() && !next.After(lastTick) {
+			// A scheduler that says it is due again right after a
+			// tick: pace it as a fixed interval would.
+			next = lastTick.Add(s.opts.TickInterval)
+		}
+		if s.warnCounters() != s.warnSum {
+			// Alerts were dropped or state evicted: say so (Run logs
+			// at most once a minute).
+			if at := lastLog.Add(time.Minute); next.IsZero() || at.Before(next) {
+				next = at
+			}
+		}
+	}
+	s.sleepUntil = next
+	return next
+}
+
+// nextTick returns the earliest NextTick of the Tickers (all
+// TickSchedulers), zero if none is due. Callers hold s.mu.
+func (s *Stage) nextTick() time.Time {
+	var next time.Time
+	for _, t := range s.tickers {
+		if at := t.(TickScheduler).NextTick(); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	return next
+}
+
+// warnCounters sums the counters that Run warns about. Callers hold s.mu.
+func (s *Stage) warnCounters() int64 {
+	return s.stats.RateLimited + s.stats.FindingsDropped + s.procs.t.evictions + s.dedup.evictions
+}
+
+// wakeIfSooner wakes Run when it sleeps past the time a Ticker is now due,
+// or sleeps indefinitely while a warning is due. Callers hold s.mu.
+func (s *Stage) wakeIfSooner() {
+	if !s.scheduled {
+		return
+	}
+	next := s.nextTick()
+	if !next.IsZero() && (s.sleepUntil.IsZero() || next.Before(s.sleepUntil)) ||
+		s.sleepUntil.IsZero() && s.warnCounters() != s.warnSum {
+		s.poke()
+	}
+}
+
+// poke wakes Run (if it runs) to recompute when to tick.
+func (s *Stage) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -289,3 +289,145 @@ func TestRun(t *testing.T) {
 		t.Errorf("sink got %s", got)
 	}
 }
+
+// countingTicker counts its ticks; as a TickScheduler it is due at due
+// (zero: never).
+type countingTicker struct {
+	mu    sync.Mutex
+	ticks int
+	at    []time.Time
+	due   time.Time
+}
+
+func (c *countingTicker) ticksBefore(t time.Time) (n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, at := range c.at {
+		if at.Before(t) {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *countingTicker) tickedAfter(t time.Time) bool { return c.ticksBefore(t) < c.count() }
+
+func (c *countingTicker) Rules() []Rule              { return nil }
+func (c *countingTicker) Analyze(*Env, *event.Event) {}
+func (c *countingTicker) Tick(env *Env) {
+	c.mu.Lock()
+	c.ticks++
+	c.at = append(c.at, time.Now())
+	c.mu.Unlock()
+}
+func (c *countingTicker) count() int              { c.mu.Lock(); defer c.mu.Unlock(); return c.ticks }
+func (c *countingTicker) setDue(t time.Time)      { c.mu.Lock(); c.due = t; c.mu.Unlock() }
+func (c *countingTicker) nextTick() (t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); return c.due }
+
+type schedulingTicker struct{ *countingTicker }
+
+func (s schedulingTicker) NextTick() time.Time {
+	due := s.nextTick()
+	if !due.IsZero() && s.count() > 0 && !time.Now().Before(due) {
+		s.setDue(time.Time{}) // done
+		return time.Time{}
+	}
+	return due
+}
+
+// runStage runs s until the test ends.
+func runStage(t *testing.T, s *Stage) *sinkRec {
+	t.Helper()
+	rec := &sinkRec{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, rec) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+	})
+	return rec
+}
+
+// TestRunSleepsUntilDue: when every Ticker is a TickScheduler (the
+// built-in ones are), Run calls them only when one is due, not every
+// TickInterval; a Ticker that is not one is ticked every TickInterval.
+func TestRunSleepsUntilDue(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	sched := schedulingTicker{&countingTicker{}}
+	s, err := New(Options{TickInterval: 2 * time.Millisecond, Logger: quiet, Analyzers: []Analyzer{sched}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runStage(t, s)
+	time.Sleep(100 * time.Millisecond)
+	if n := sched.count(); n > 1 {
+		t.Errorf("idle: %d ticks in 100 ms, want at most the first", n)
+	}
+	// Due in 50 ms: ticked then. The configuration wakes Run to ask
+	// again (one early tick); no other tick comes before the due time.
+	due := time.Now().Add(50 * time.Millisecond)
+	sched.setDue(due)
+	_ = s.Configure(Config{})
+	deadline := time.Now().Add(5 * time.Second)
+	for !sched.tickedAfter(due) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !sched.tickedAfter(due) {
+		t.Fatal("not ticked when due")
+	}
+	if n := sched.ticksBefore(due); n > 1 {
+		t.Errorf("%d ticks before the due time, want the one the configuration caused", n)
+	}
+
+	plain := &countingTicker{}
+	s2, err := New(Options{TickInterval: 2 * time.Millisecond, Logger: quiet, Analyzers: []Analyzer{plain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runStage(t, s2)
+	deadline = time.Now().Add(5 * time.Second)
+	for plain.count() < 10 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if plain.count() < 10 {
+		t.Errorf("a Ticker that is not a TickScheduler: %d ticks, want one every TickInterval", plain.count())
+	}
+}
+
+// TestBuiltinTickersSchedule: the built-in Tickers say when they are due:
+// a pending snapshot when it has settled, a range rule when its window
+// closes.
+func TestBuiltinTickersSchedule(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	one, five, start := 1, 5, now
+	s, err := New(Options{Clock: func() time.Time { return now }, Builtin: BuiltinOptions{SnapshotSettle: time.Second},
+		Config: Config{Custom: []CustomAlert{{Type: CustomProcessesNotInAllowedRange, Min: &one, Max: &five, Window: "PT5M"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	if got, want := s.nextTick(), now.Add(5*time.Minute); !got.Equal(want) {
+		t.Errorf("range rule: next tick %v, want %v", got, want)
+	}
+	s.mu.Unlock()
+	now = now.Add(time.Minute)
+	ev := snap(event.ListeningPorts, now, listen("TCP", "0.0.0.0", "8888", "/usr/bin/nc"))
+	_ = s.Process(context.Background(), &ev, func(event.Event) {})
+	s.mu.Lock()
+	if got, want := s.nextTick(), now.Add(time.Second); !got.Equal(want) {
+		t.Errorf("pending snapshot: next tick %v, want %v", got, want)
+	}
+	s.mu.Unlock()
+	now = now.Add(time.Second)
+	if evs := s.Tick(); len(evs) == 0 {
+		t.Error("the settled snapshot was not evaluated")
+	}
+	s.mu.Lock()
+	if got, want := s.nextTick(), start.Add(5*time.Minute); !got.Equal(want) {
+		t.Errorf("after the snapshot: next tick %v, want the range rule's %v", got, want)
+	}
+	s.mu.Unlock()
+}

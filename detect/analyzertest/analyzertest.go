@@ -2,8 +2,9 @@
 // the interface: it declares valid rules, never blocks, does not modify
 // the events it is given, raises only valid SecurityAlert and
 // SecurityRecommendation events of the rules it declares, keeps bounded
-// memory under a flood of distinct entities, and survives the Stage's
-// Tick running concurrently with events (under the race detector).
+// memory under a flood of distinct entities, survives the Stage's Tick
+// running concurrently with events (under the race detector), and, if it
+// is a detect.TickScheduler, is no longer due once ticked when it asked.
 //
 // Use it from a test of the analyzer's package:
 //
@@ -71,6 +72,42 @@ func Run(t *testing.T, newAnalyzer func() detect.Analyzer, o Options) {
 	t.Run("NoMutationValidOutput", func(t *testing.T) { checkCorpus(t, newAnalyzer(), o) })
 	t.Run("BoundedMemory", func(t *testing.T) { checkFlood(t, newAnalyzer(), o) })
 	t.Run("ConcurrentTick", func(t *testing.T) { checkConcurrent(t, newAnalyzer()) })
+	t.Run("Schedule", func(t *testing.T) { checkSchedule(t, newAnalyzer(), o) })
+}
+
+// checkSchedule checks a detect.TickScheduler: after a Tick at the time
+// it asked for, NextTick is zero or later (otherwise the Stage's runner
+// would be woken again and again).
+func checkSchedule(t *testing.T, a detect.Analyzer, o Options) {
+	ts, ok := a.(detect.TickScheduler)
+	if !ok {
+		t.Skip("not a detect.TickScheduler")
+	}
+	c := &clock{t: Start}
+	s := newStage(t, a, c, 0)
+	evs := append(Corpus(), o.Extra...)
+	for i := range evs {
+		ev := evs[i]
+		call(t, o.CallTimeout, "Process("+ev.Name+")", func() {
+			_ = s.Process(context.Background(), &ev, func(event.Event) {})
+		})
+		c.add(100 * time.Millisecond)
+		// Tick when asked, a few times (a window that tumbles is due
+		// again and again).
+		for range 3 {
+			next := ts.NextTick()
+			if next.IsZero() {
+				break
+			}
+			if next.After(c.now()) {
+				c.add(next.Sub(c.now()))
+			}
+			call(t, o.CallTimeout, "Tick", func() { s.Tick() })
+			if after := ts.NextTick(); !after.IsZero() && !after.After(c.now()) {
+				t.Fatalf("after %s: ticked at %v as NextTick asked, NextTick is still %v", ev.Name, c.now(), after)
+			}
+		}
+	}
 }
 
 func newStage(t *testing.T, a detect.Analyzer, c *clock, maxEntities int) *detect.Stage {
