@@ -70,8 +70,13 @@ type Options struct {
 	// their end, so that the history is not sent.
 	FromStart bool
 	// PollInterval is how often the files are checked for new records
-	// (default DefaultPollInterval).
+	// when they are not watched (default DefaultPollInterval). Watched
+	// (inotify, the default where the kernel has it), they are checked
+	// when they change, and every DefaultRecheckInterval besides.
 	PollInterval time.Duration
+	// NoWatch makes the collector check the files every PollInterval
+	// instead of watching them with inotify.
+	NoWatch bool
 	// MaxReadBytes bounds how much of one file is read per check (default
 	// DefaultMaxReadBytes); a larger backlog is read over several checks.
 	MaxReadBytes int
@@ -96,6 +101,8 @@ type Collector struct {
 	stateDir  string
 	fromStart bool
 	interval  time.Duration
+	recheck   time.Duration // watched files: the safety-net check
+	noWatch   bool
 	maxRead   int
 	layout    Layout
 	redact    bool
@@ -119,7 +126,7 @@ func New(o Options) *Collector {
 	}
 	c := &Collector{
 		root: filepath.Clean(root), stateDir: o.StateDir, fromStart: o.FromStart,
-		interval: o.PollInterval, maxRead: o.MaxReadBytes, layout: o.Layout, redact: o.RedactUnknownUsers,
+		interval: o.PollInterval, recheck: DefaultRecheckInterval, noWatch: o.NoWatch, maxRead: o.MaxReadBytes, layout: o.Layout, redact: o.RedactUnknownUsers,
 		log: log, ownLog: o.Logger != nil, now: time.Now, reported: map[string]bool{},
 	}
 	if c.interval <= 0 {
@@ -171,23 +178,47 @@ type run struct {
 	absent  map[string]bool // sources missing at an earlier check of this run
 }
 
-// Run implements [collector.Collector]: it checks the files every
-// PollInterval and emits one Login event per new record.
+// Run implements [collector.Collector]: it checks the files when inotify
+// reports a change (or every PollInterval where they are not watched) and
+// emits one Login event per new record.
 func (c *Collector) Run(ctx context.Context, sink collector.Sink) error {
 	if !c.ownLog {
 		c.log = collector.Logger(sink) // Run is never called concurrently with itself
 	}
 	r := c.newRun(ctx, sink)
-	t := time.NewTicker(c.interval)
-	defer t.Stop()
+	var w *watcher
+	if !c.noWatch {
+		var err error
+		if w, err = newWatcher(); err != nil {
+			c.log.Debug("login: polling the files", "err", err)
+			w = nil
+		} else {
+			defer w.close()
+			// Cancelling ctx ends a wait in progress.
+			stop := context.AfterFunc(ctx, func() { _ = w.close() })
+			defer stop()
+		}
+	}
+	paths := make([]string, len(sources))
 	for {
+		last := time.Now()
+		// Watches first: a change made during the check is reported.
+		degraded := false
+		if w != nil {
+			for i, s := range sources {
+				paths[i] = c.path(s.rel)
+			}
+			if err := w.watch(paths); err != nil {
+				// Checked every PollInterval until it can be watched.
+				c.log.Debug("login: a file cannot be watched; polling", "err", err)
+				degraded = true
+			}
+		}
 		if err := r.poll(ctx); err != nil {
 			return nil // ctx cancelled
 		}
-		select {
-		case <-ctx.Done():
+		if !c.waitForChange(ctx, &w, last, degraded) {
 			return nil
-		case <-t.C:
 		}
 	}
 }
