@@ -57,6 +57,9 @@ func isStatus(err error, code int) bool {
 	return errors.As(err, &ae) && ae.StatusCode == code
 }
 
+// idleConnTimeout is how long an idle connection to the engine is kept.
+const idleConnTimeout = 5 * time.Second
+
 // maxErrorBody bounds the body of an error answer that is read.
 const maxErrorBody = 64 << 10
 
@@ -80,8 +83,12 @@ func newAPIClient(path string, headerTimeout time.Duration, maxBody, maxLine int
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return d.DialContext(ctx, "unix", path)
 		},
-		MaxIdleConns:           4,
-		IdleConnTimeout:        30 * time.Second,
+		MaxIdleConns: 4,
+		// Requests come in bursts (a snapshot, the inspection of a
+		// container that started): an idle connection is kept for the
+		// rest of a burst, not longer. Each costs two goroutines and
+		// their buffers while it waits.
+		IdleConnTimeout:        idleConnTimeout,
 		ResponseHeaderTimeout:  headerTimeout,
 		MaxResponseHeaderBytes: 64 << 10,
 		DisableCompression:     true,
