@@ -253,6 +253,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	if o.releaseMemory > 0 && !o.once {
+		// Package initialisation ran code and read data all over the
+		// executable (some 65 64-KiB runs): unmap them before the
+		// configuration and the engine add theirs. The start-up peak
+		// was reached here (see unmapWhileStarting).
+		unmapExecutable(log)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -602,6 +609,7 @@ func releaseMemory(ctx context.Context, after time.Duration, period func() time.
 	}
 	t := time.NewTimer(after)
 	defer t.Stop()
+	unmapWhileStarting(ctx, min(startupUnmapFor, after), log)
 	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
@@ -613,6 +621,54 @@ func releaseMemory(ctx context.Context, after time.Duration, period func() time.
 		next := releaseInterval(period())
 		releaseNow(log, n%dropCacheEvery == 0)
 		t.Reset(next)
+	}
+}
+
+// While the collectors take their first snapshots, all at once, the code
+// and read-only data that each touches once would add up in the resident
+// set: unmapWhileStarting unmaps the executable's read-only pages every
+// startupUnmapEvery for startupUnmapFor. An unmap reads nothing from
+// storage (the pages stay in the page cache); the paths running then fault
+// theirs back in, about 2 ms of CPU a round here. Measured (VmHWM, two
+// runs each): 11.9-12.0 MB without, 11.0-11.2 MB with, for 0.08 s of CPU
+// once. Longer or denser (every 20 ms for 5 s) gained 0.1-0.2 MB more for
+// 0.5 s of CPU; unmapping whenever the resident executable grew by a
+// threshold unmapped again and again, as the running paths keep faulting
+// pages back in for tens of milliseconds after each unmap.
+const (
+	startupUnmapEvery = 25 * time.Millisecond
+	startupUnmapFor   = time.Second
+)
+
+// unmapExecutable unmaps the executable's read-only pages, as the
+// releases do, without giving back the heap (pageOutExecutable), and
+// returns the mappings (nil on an error, logged).
+func unmapExecutable(log *slog.Logger) []exeMapping {
+	ms, _, err := pageOutExecutable(false)
+	if err != nil {
+		log.Debug("cannot page out the executable's pages", "err", err)
+		return nil
+	}
+	pageOut(ms)
+	return ms
+}
+
+// unmapWhileStarting unmaps the executable's read-only pages every
+// startupUnmapEvery for d, or until ctx is done.
+func unmapWhileStarting(ctx context.Context, d time.Duration, log *slog.Logger) {
+	ms := unmapExecutable(log)
+	if ms == nil {
+		return
+	}
+	t := time.NewTicker(startupUnmapEvery)
+	defer t.Stop()
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pageOut(ms)
+		}
 	}
 }
 

@@ -273,3 +273,27 @@ func TestSetMaxProcs(t *testing.T) {
 		require.Error(t, setMaxProcs(bad, log), bad)
 	}
 }
+
+// TestUnmapWhileStarting: the start-up unmaps lower the executable's
+// resident pages, stop after their duration and at once when the context
+// ends.
+func TestUnmapWhileStarting(t *testing.T) {
+	exe, err := os.Readlink("/proc/self/exe")
+	require.NoError(t, err)
+	log := slog.New(slog.DiscardHandler)
+	rssBefore, _ := mappingFlags(t, exe)
+	start := time.Now()
+	unmapWhileStarting(context.Background(), 100*time.Millisecond, log)
+	took := time.Since(start)
+	rssAfter, _ := mappingFlags(t, exe)
+	t.Logf("code resident %d -> %d kB; returned after %v", rssBefore["r-xp"], rssAfter["r-xp"], took)
+	require.Less(t, rssAfter["r-xp"], rssBefore["r-xp"])
+	require.GreaterOrEqual(t, took, 100*time.Millisecond)
+	require.Less(t, took, 5*time.Second)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start = time.Now()
+	unmapWhileStarting(ctx, time.Hour, log)
+	require.Less(t, time.Since(start), 5*time.Second, "returns when the context ends")
+}
