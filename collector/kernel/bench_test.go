@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -357,5 +358,41 @@ func BenchmarkRecordPath(b *testing.B) {
 				b.Fatalf("%d events dropped", e.c.dropped.Load())
 			}
 		})
+	}
+}
+
+// BenchmarkSyscallCost is the cost the system call programs add to a
+// system call they do not report (getppid: neither watched nor an accept
+// or a send), as the kernel measures them (kernel.EnableProgramStats): the
+// mean run time of handle_sys_enter and handle_sys_exit per run, over
+// every system call the host made meanwhile. Needs CAP_SYS_ADMIN.
+//
+//	go test -run '^$' -bench SyscallCost -benchtime 2000000x ./collector/kernel
+func BenchmarkSyscallCost(b *testing.B) {
+	k := newCollector(b, Options{Connections: true, Activity: true})
+	st, err := EnableProgramStats()
+	if err != nil {
+		b.Skip(err)
+	}
+	defer st.Close()
+	stats := func() map[string]ProgramStats {
+		ps, err := k.ProgramStats()
+		if err != nil {
+			b.Fatal(err)
+		}
+		return ps
+	}
+	before := stats()
+	for b.Loop() {
+		syscall.Getppid()
+	}
+	after := stats()
+	for _, name := range []string{"handle_sys_enter", "handle_sys_exit"} {
+		runs := after[name].Runs - before[name].Runs
+		if runs == 0 {
+			b.Fatalf("%s did not run", name)
+		}
+		ns := float64(after[name].RunTime-before[name].RunTime) / float64(runs)
+		b.ReportMetric(ns, strings.TrimPrefix(name, "handle_")+"-ns/run")
 	}
 }

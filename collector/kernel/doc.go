@@ -22,8 +22,15 @@
 // bpf/events.c, compiled with clang into an object embedded with bpf2go
 // (one little-endian object for amd64, arm64 and the other little-endian
 // architectures; CO-RE relocates the kernel types at load, against the
-// running kernel's BTF). Only BTF tracepoints (tp_btf) are used, which
-// need neither tracefs nor kprobes nor fentry:
+// running kernel's BTF). Only raw tracepoints are used, which need neither
+// tracefs nor kprobes nor fentry: BTF ones (tp_btf, whose arguments are
+// read with direct loads) at system call entry and exit, which run at
+// every system call; plain ones (raw_tp, read with BPF_CORE_READ) for the
+// others, whose arguments are task_struct and sock. The loader reads from
+// the kernel's BTF only the types the programs name, with only the members
+// they read (about a hundred types, see kerneltypes.go): cilium/ebpf would
+// otherwise index all of it and decode every type those two refer to,
+// megabytes of memory at start-up. The programs are:
 //
 //   - sched_process_exec: pid, parent pid, comm and the parent's comm,
 //     real and effective uid and gid, the path passed to execve, argv,
@@ -188,10 +195,10 @@
 // [Options.Disable] forces that fallback; [WithFallbackNotice] wraps the
 // fallback collectors so that they say once why (a Diagnostic event and
 // the Heartbeat state). The source needs Linux >= 5.8
-// (BPF ring buffer; tp_btf needs 5.5), kernel BTF
+// (BPF ring buffer; BTF tracepoints need 5.5), kernel BTF
 // (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF), and CAP_BPF with
 // CAP_PERFMON (or CAP_SYS_ADMIN); see docs/privileges.md. The parsed
-// object and kernel BTF are released right after load. Importing
+// object and the kernel types read are released right after load. Importing
 // collector/process alone does not link this package or cilium/ebpf.
 //
 // defaults (the reference module) drops the sock_diag sampler
