@@ -41,8 +41,12 @@
 //
 // # Triggered semantics and state
 //
-// Only records written since the last read are sent. The collector checks
-// the files every Options.PollInterval (2 s by default) and keeps, per
+// Only records written since the last read are sent. The collector
+// watches the files and their directory with inotify and checks them when
+// they change (at most every 250 ms during a burst of writes), and every
+// 10 minutes besides; where inotify is not available or a file cannot be
+// watched (or with Options.NoWatch) it checks them every
+// Options.PollInterval (2 s by default). It keeps, per
 // file, its device, inode, offset and the bytes just before the offset in
 // Options.StateDir (file [StateFile], replaced atomically after every
 // read), so that a restart neither loses nor repeats records. The first
