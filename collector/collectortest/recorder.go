@@ -3,6 +3,8 @@ package collectortest
 import (
 	"context"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/edgesec/edgesec/collector"
 	"github.com/edgesec/edgesec/event"
@@ -129,4 +131,25 @@ func (r *Recorder) waitFor(ctx context.Context, done func() bool) ([]event.Event
 			return r.Events(), ctx.Err()
 		}
 	}
+}
+
+// Start runs c with sink in a goroutine until the test ends: at cleanup it
+// cancels Run's context and fails the test if Run returns an error or does
+// not return within 5 seconds.
+func Start(t testing.TB, c collector.Collector, sink collector.Sink) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, sink) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: Run returned %v", c.Name(), err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: Run did not return after its context was cancelled", c.Name())
+		}
+	})
 }

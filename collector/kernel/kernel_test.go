@@ -47,18 +47,7 @@ func newCollector(t testing.TB, opts Options) *Collector {
 func run(t *testing.T, c *Collector) *collectortest.Recorder {
 	t.Helper()
 	rec := collectortest.NewRecorder()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, rec) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	collectortest.Start(t, c, rec)
 	return rec
 }
 

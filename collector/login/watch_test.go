@@ -35,18 +35,7 @@ func runCollector(t *testing.T, c *Collector) *collectortest.Recorder {
 func runCounted(t *testing.T, c *Collector) *countingSink {
 	t.Helper()
 	rec := &countingSink{Recorder: collectortest.NewRecorder()}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, rec) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	collectortest.Start(t, c, rec)
 	return rec
 }
 

@@ -44,18 +44,7 @@ func start(t *testing.T, opts process.Options) *running {
 	t.Helper()
 	c := process.New(opts)
 	rec := collectortest.NewRecorder()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, rec) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	collectortest.Start(t, c, rec)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		cmd := exec.Command("/bin/true", "probe")
