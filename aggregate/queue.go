@@ -1,8 +1,14 @@
 package aggregate
 
-// chunkSize is the capacity of a queue's storage chunks. An encoding larger
-// than a chunk gets a chunk of its own size.
+// chunkSize is the capacity of a queue's storage chunks once it has grown.
+// An encoding larger than a chunk gets a chunk of its own size.
 const chunkSize = 64 << 10
+
+// minChunkSize is the capacity of the first chunk of an empty queue; each
+// new chunk is twice the previous one, up to chunkSize. A queue that holds
+// a few events between two messages (a quiet host) holds a few kilobytes,
+// not a 64 KiB chunk.
+const minChunkSize = 4 << 10
 
 // minSpare is the least spare room in the tail chunk that reserve offers
 // for the next encoding; with less, the encoding starts a new chunk (the
@@ -12,11 +18,9 @@ const minSpare = 2 << 10
 // maxFreeChunks bounds the chunks a queue keeps for reuse once consumed
 // (512 KiB): enough for the events of two default-size messages (200 KB)
 // and the chunks they straddle, so that a queue refilled as fast as it is
-// packed does not allocate. A drained queue keeps drainedFreeChunks.
+// packed (one that is never drained) does not allocate. A drained queue
+// keeps none (tidy).
 const maxFreeChunks = 8
-
-// drainedFreeChunks bounds the free chunks a drained queue keeps (tidy).
-const drainedFreeChunks = 2
 
 // entry is one queued event: its JSON encoding, stored at offset off of the
 // queue's chunk number chunk and followed there by a comma.
@@ -36,10 +40,11 @@ type entry struct {
 // garbage collector. Entries are a ring buffer. Nothing in a queue is
 // allocated per event once its buffers have reached their working size.
 type queue struct {
-	chunks [][]byte // chunks in use, oldest first; the last one is the tail
-	first  int      // logical number of chunks[0]
-	free   [][]byte // consumed chunks of capacity chunkSize, for reuse
-	spare  int      // capacity of the slice the last reserve returned
+	chunks  [][]byte // chunks in use, oldest first; the last one is the tail
+	first   int      // logical number of chunks[0]
+	free    [][]byte // consumed chunks of capacity chunkSize, for reuse
+	spare   int      // capacity of the slice the last reserve returned
+	nextCap int      // capacity of the next new chunk (0: minChunkSize)
 
 	ents  []entry
 	head  int
@@ -87,19 +92,23 @@ func (q *queue) reclaim() {
 	}
 }
 
-// newChunk appends an empty chunk of at least size bytes as the tail.
+// newChunk appends an empty chunk of at least size bytes as the tail: the
+// queue's next chunk size (see minChunkSize) when size fits in it, a free
+// chunk once that is chunkSize.
 func (q *queue) newChunk(size int) {
+	next := max(q.nextCap, minChunkSize)
+	q.nextCap = min(2*next, chunkSize)
 	var c []byte
-	if size <= chunkSize {
-		if k := len(q.free); k > 0 {
-			c = q.free[k-1]
-			q.free[k-1] = nil
-			q.free = q.free[:k-1]
-		} else {
-			c = make([]byte, 0, chunkSize)
-		}
-	} else {
+	switch {
+	case size > chunkSize:
 		c = make([]byte, 0, size)
+	case next == chunkSize && len(q.free) > 0:
+		k := len(q.free)
+		c = q.free[k-1]
+		q.free[k-1] = nil
+		q.free = q.free[:k-1]
+	default:
+		c = make([]byte, 0, max(next, size))
 	}
 	q.chunks = append(q.chunks, c)
 }
@@ -112,7 +121,7 @@ func (q *queue) newChunk(size int) {
 func (q *queue) reserve() []byte {
 	q.reclaim()
 	if n := len(q.chunks); n == 0 || cap(q.chunks[n-1])-len(q.chunks[n-1]) < minSpare {
-		q.newChunk(chunkSize)
+		q.newChunk(minSpare)
 	}
 	t := q.chunks[len(q.chunks)-1]
 	room := t[len(t) : len(t) : cap(t)-1]
@@ -221,21 +230,23 @@ func (q *queue) filter(keep func(e *entry) bool) {
 	*q = kept
 }
 
-// tidy releases a drained queue's chunks beyond one and drainedFreeChunks
-// free ones, and its entry ring when it has grown beyond limit bytes, so
-// that a burst does not pin memory for the process's life.
+// tidy releases a drained queue's chunks, but for a first-size one, and its
+// entry ring when it has grown beyond limit bytes, so that a burst (the
+// first snapshot of every collector, a flood) does not pin memory until the
+// next one: the queue starts again from minChunkSize.
 func (q *queue) tidy(limit int) {
 	if q.count != 0 {
 		return
 	}
 	q.reclaim()
-	if len(q.free) > drainedFreeChunks {
-		clear(q.free[drainedFreeChunks:])
-		q.free = q.free[:drainedFreeChunks]
-	}
-	if len(q.chunks) == 1 && cap(q.chunks[0]) > chunkSize {
+	clear(q.free)
+	q.free = q.free[:0]
+	if len(q.chunks) == 1 && cap(q.chunks[0]) > minChunkSize {
 		q.chunks = q.chunks[:0]
 		q.first++
+	}
+	if len(q.chunks) == 0 {
+		q.nextCap = 0
 	}
 	if len(q.ents)*entrySize > limit {
 		q.ents = nil

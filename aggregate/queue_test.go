@@ -132,3 +132,27 @@ func TestQueueHeldAtFullCache(t *testing.T) {
 	msgs := decodeAll(t, p.Pack(event.Low, false), s.MaxMessageBytes)
 	require.NotEmpty(t, msgs)
 }
+
+// TestQueueChunksGrow: a queue holding a few events holds a first-size
+// chunk; its chunks double as it fills, up to chunkSize; drained, it goes
+// back to a first-size chunk.
+func TestQueueChunksGrow(t *testing.T) {
+	var q queue
+	for range 10 {
+		q.pushText(strings.Repeat("x", 100))
+	}
+	require.Equal(t, minChunkSize, q.held(), "a few events: one first-size chunk")
+	for q.held() < 8*chunkSize {
+		q.pushText(strings.Repeat("y", 1000))
+	}
+	var caps []int
+	for _, c := range q.chunks {
+		caps = append(caps, cap(c))
+	}
+	require.Equal(t, []int{4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10, 64 << 10}, caps[:6])
+	q.popN(q.count)
+	q.tidy(1 << 20)
+	require.LessOrEqual(t, q.held(), minChunkSize, "drained")
+	q.pushText("z")
+	require.Equal(t, minChunkSize, q.held(), "starts again from a first-size chunk")
+}
