@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/edgesec/edgesec/internal/backoff"
 )
 
 // DefaultRecheckInterval is how often watched files are checked although
@@ -100,7 +102,7 @@ func (w *watcher) close() error { return w.f.Close() }
 // is closed and *w set to nil: the collector polls from then on.
 func (c *Collector) waitForChange(ctx context.Context, w **watcher, lastCheck time.Time, degraded bool) bool {
 	if *w == nil {
-		return sleepCtx(ctx, c.interval-time.Since(lastCheck))
+		return backoff.Sleep(ctx, c.interval-time.Since(lastCheck))
 	}
 	every := c.recheck
 	if degraded {
@@ -114,25 +116,10 @@ func (c *Collector) waitForChange(ctx context.Context, w **watcher, lastCheck ti
 		c.log.Warn("login: inotify failed; polling the files", "err", err)
 		_ = (*w).close()
 		*w = nil
-		return sleepCtx(ctx, c.interval-time.Since(lastCheck))
+		return backoff.Sleep(ctx, c.interval-time.Since(lastCheck))
 	}
 	if changed {
-		return sleepCtx(ctx, minCheckGap-time.Since(lastCheck))
+		return backoff.Sleep(ctx, minCheckGap-time.Since(lastCheck))
 	}
 	return true
-}
-
-// sleepCtx sleeps d (nothing if d <= 0) and returns false when ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
