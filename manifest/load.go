@@ -6,7 +6,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -352,8 +351,6 @@ func (l *loader) agent(desired *Node, layered bool) {
 	_ = layered
 }
 
-var chunkKey = regexp.MustCompile(`^createOptions(0[1-9]|[1-9][0-9])$`)
-
 func (l *loader) module(name string, n *Node, system bool) *Module {
 	if !l.want(n, Object, "module "+name) {
 		return nil
@@ -418,7 +415,7 @@ func createOptionsNode(settings *Node, lim Limits) (*Node, error) {
 	co := settings.Get("createOptions")
 	var chunks []string
 	for _, k := range settings.Keys {
-		if chunkKey.MatchString(k) {
+		if patterns().chunkKey.MatchString(k) {
 			chunks = append(chunks, k)
 		}
 	}
@@ -481,8 +478,6 @@ func ParseCreateOptions(text, pointer string, offset int, lim Limits) (*Node, er
 	return n, nil
 }
 
-var routeRE = regexp.MustCompile(`(?is)^\s*FROM\s+(\S+)(?:\s+WHERE\s+(.*?))?\s+INTO\s+(.+?)\s*$`)
-
 func (l *loader) hub(desired *Node) {
 	h := &Hub{Node: desired}
 	l.d.Hub = h
@@ -512,7 +507,7 @@ func (l *loader) hub(desired *Node) {
 			l.fail(n, "route %s must be a string or an object, not %s", name, kindName(n.Kind))
 			continue
 		}
-		if m := routeRE.FindStringSubmatch(r.Text); m != nil {
+		if m := patterns().route.FindStringSubmatch(r.Text); m != nil {
 			r.From, r.Where, r.To = m[1], strings.TrimSpace(m[2]), m[3]
 		}
 		h.Routes = append(h.Routes, r)
