@@ -44,6 +44,12 @@ type watcher struct {
 	buf []byte
 }
 
+// inotifyBufSize is the read buffer's size: room for at least fifteen
+// events with the longest name (16 bytes and NAME_MAX+1), more than the
+// handful of files and directories watched can queue between two reads (a
+// read only has to learn that something changed).
+const inotifyBufSize = 4 << 10
+
 // newWatcher returns a watcher, or an error where inotify is not
 // available (the caller then polls).
 func newWatcher() (*watcher, error) {
@@ -51,7 +57,7 @@ func newWatcher() (*watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("login: inotify: %w", err)
 	}
-	return &watcher{f: os.NewFile(uintptr(fd), "inotify"), fd: fd, buf: make([]byte, 16<<10)}, nil
+	return &watcher{f: os.NewFile(uintptr(fd), "inotify"), fd: fd, buf: make([]byte, inotifyBufSize)}, nil
 }
 
 // watch adds the watches of paths (host paths, symbolic links resolved):

@@ -195,8 +195,9 @@ func pageOutExecutable(dropCache bool) ([]exeMapping, int64, error) {
 // (pageOutExecutable reported them). The caller runs it last in a
 // release, after its logging and clean-up: their code (the logger, the
 // file's close) is not on the module's steady path, and each page of code
-// that runs after the advice brings back its 64 KiB run until the next
-// release. Only a raw system call and a loop run after the advice.
+// that runs after the advice comes back until the next release (with its
+// 64 KiB run where the kernel still faults around: see faultaround.go).
+// Only a raw system call and a loop run after the advice.
 func pageOut(ms []exeMapping) {
 	for _, m := range ms {
 		if m.advice >= 0 {

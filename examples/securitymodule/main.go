@@ -258,7 +258,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// executable (some 65 64-KiB runs): unmap them before the
 		// configuration and the engine add theirs. The start-up peak
 		// was reached here (see unmapWhileStarting).
-		unmapExecutable(log)
+		if ms := unmapExecutable(log); ms != nil {
+			// From now on, each page comes back alone (faultaround.go).
+			if f, err := disableFaultAround(ms); err != nil {
+				log.Debug("the kernel still maps the executable's pages 64 KiB at a time", "err", err)
+			} else {
+				defer f.Close()
+			}
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -75,8 +75,14 @@ type fdScanner struct {
 	path  []byte
 }
 
+// direntBufSize is the getdents64 buffer's size: 8 KiB holds some 340
+// entries of a /proc/<pid>/fd directory (a name of up to 4 digits), so a
+// busier process costs another system call per 340 descriptors, and every
+// resolver keeps one page rather than eight.
+const direntBufSize = 8 << 10
+
 func newFDScanner() *fdScanner {
-	return &fdScanner{dents: make([]byte, 32<<10), link: make([]byte, 128)}
+	return &fdScanner{dents: make([]byte, direntBufSize), link: make([]byte, 128)}
 }
 
 // scan calls fn for each socket inode among pid's descriptors, reads at
