@@ -297,3 +297,30 @@ func TestUnmapWhileStarting(t *testing.T) {
 	unmapWhileStarting(ctx, time.Hour, log)
 	require.Less(t, time.Since(start), 5*time.Second, "returns when the context ends")
 }
+
+// TestGCNotifier: an armed notifier sends once after the next garbage
+// collection, and only when armed.
+func TestGCNotifier(t *testing.T) {
+	n := newGCNotifier()
+	runtime.GC()
+	select {
+	case <-n.c:
+		t.Fatal("a notice without arm")
+	case <-time.After(100 * time.Millisecond):
+	}
+	for range 3 {
+		n.arm()
+		runtime.GC()
+		select {
+		case <-n.c:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no notice after a collection")
+		}
+	}
+	runtime.GC()
+	select {
+	case <-n.c:
+		t.Fatal("a second notice for one arm")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
