@@ -101,9 +101,10 @@ Flags:
                      second with less memory and CPU   [EDGESEC_MAX_PROCS]
   --release-memory D how long after start-up the memory only start-up used
                      is given back (free heap, executable pages touched
-                     once); then every minute the executable's pages are
-                     unmapped, and every 10 minutes also dropped from the
-                     page cache; 0 keeps it all (default 30s)
+                     once); then after each garbage collection (at most
+                     every 10 s) and at least every minute the executable's
+                     pages are unmapped, and every 10 minutes also dropped
+                     from the page cache; 0 keeps it all (default 30s)
                                                 [EDGESEC_RELEASE_MEMORY]
   --memory-report F  diagnostic: on SIGUSR1, write the Go runtime's memory
                      classes and the resident memory by mapping to F (and
