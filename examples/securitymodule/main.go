@@ -631,10 +631,13 @@ func releaseMemory(ctx context.Context, after time.Duration, period func() time.
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-gcs.c:
-			gcs.arm()
+		case gen := <-gcs.c:
+			if gen != gcs.gen {
+				continue // a sentinel a release's own collection took
+			}
 			if time.Since(last) < minReleaseGap {
-				continue // the release's own collection, or too soon
+				gcs.arm() // too soon: wait for the next collection
+				continue
 			}
 		}
 		// The next time is read first: reading the configuration is
@@ -657,12 +660,17 @@ func releaseMemory(ctx context.Context, after time.Duration, period func() time.
 // minor faults (about 3 ms of CPU here).
 const minReleaseGap = 10 * time.Second
 
-// gcNotifier sends on c (without blocking: one pending notice at most)
-// after the garbage collection that follows each call to arm. It is used
-// by one goroutine.
-type gcNotifier struct{ c chan struct{} }
+// gcNotifier sends the generation of each arm on c after the garbage
+// collection that follows it (without blocking; c has room for a stale
+// notice and the current one). gen is the latest arm's: an earlier one's
+// notice is stale (a collection forced meanwhile took its sentinel). It is
+// used by one goroutine.
+type gcNotifier struct {
+	c   chan uint64
+	gen uint64
+}
 
-func newGCNotifier() *gcNotifier { return &gcNotifier{c: make(chan struct{}, 1)} }
+func newGCNotifier() *gcNotifier { return &gcNotifier{c: make(chan uint64, 2)} }
 
 // gcSentinel is the object whose collection signals one: large enough not
 // to share a block of the runtime's tiny allocator with other objects
@@ -672,12 +680,19 @@ type gcSentinel struct{ _ [32]byte }
 // arm allocates an object that nothing references and asks the runtime
 // to notify once it has been collected: after the next collection.
 func (n *gcNotifier) arm() {
-	runtime.AddCleanup(new(gcSentinel), func(c chan struct{}) {
+	n.gen++
+	runtime.AddCleanup(new(gcSentinel), func(a gcNotice) {
 		select {
-		case c <- struct{}{}:
+		case a.c <- a.gen:
 		default:
 		}
-	}, n.c)
+	}, gcNotice{n.c, n.gen})
+}
+
+// gcNotice is what a sentinel's cleanup sends, and where.
+type gcNotice struct {
+	c   chan uint64
+	gen uint64
 }
 
 // While the collectors take their first snapshots, all at once, the code

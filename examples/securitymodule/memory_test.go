@@ -298,8 +298,8 @@ func TestUnmapWhileStarting(t *testing.T) {
 	require.Less(t, time.Since(start), 5*time.Second, "returns when the context ends")
 }
 
-// TestGCNotifier: an armed notifier sends once after the next garbage
-// collection, and only when armed.
+// TestGCNotifier: an armed notifier sends its generation once after the
+// next garbage collection, and only when armed.
 func TestGCNotifier(t *testing.T) {
 	n := newGCNotifier()
 	runtime.GC()
@@ -308,11 +308,13 @@ func TestGCNotifier(t *testing.T) {
 		t.Fatal("a notice without arm")
 	case <-time.After(100 * time.Millisecond):
 	}
-	for range 3 {
+	for want := uint64(1); want <= 3; want++ {
 		n.arm()
+		require.Equal(t, want, n.gen)
 		runtime.GC()
 		select {
-		case <-n.c:
+		case gen := <-n.c:
+			require.Equal(t, want, gen)
 		case <-time.After(5 * time.Second):
 			t.Fatal("no notice after a collection")
 		}
