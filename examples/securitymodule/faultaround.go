@@ -52,7 +52,8 @@ type uffdioRegisterArg struct{ start, len, mode, ioctls uint64 }
 // only the page each fault asks for. The registration lasts as long as
 // the returned descriptor stays open: the caller keeps it for the life of
 // the process. It returns an error, and no descriptor, when the kernel
-// has no asynchronous write protection or userfaultfd is not allowed.
+// has no asynchronous write protection or userfaultfd is not allowed; the
+// descriptor and an error when some mappings could not be registered.
 func disableFaultAround(ms []exeMapping) (*os.File, error) {
 	fd, _, e := unix.Syscall(unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK|uffdUserModeOnly, 0, 0)
 	if e != 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -98,4 +99,25 @@ func TestDisableFaultAroundWithNothingToRegister(t *testing.T) {
 	f, err := disableFaultAround([]exeMapping{{start: 0x1000, end: 0x2000, writable: true}})
 	require.Error(t, err)
 	require.Nil(t, f)
+}
+
+// TestDisableFaultAroundPartly: a mapping that cannot be registered (here
+// a range nothing maps) is reported, and the descriptor holding the
+// others' registration is returned to be kept open.
+func TestDisableFaultAroundPartly(t *testing.T) {
+	m, err := unix.Mmap(-1, 0, 2*os.Getpagesize(), unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANON)
+	require.NoError(t, err)
+	defer unix.Munmap(m)
+	start := uint64(uintptr(unsafe.Pointer(&m[0])))
+	page := uint64(os.Getpagesize())
+	// Unmap the second page: the range is no mapping any more.
+	_, _, e := unix.Syscall(unix.SYS_MUNMAP, uintptr(start+page), uintptr(page), 0)
+	require.Zero(t, e)
+	f, err := disableFaultAround([]exeMapping{{start: start, end: start + page}, {start: start + page, end: start + 2*page}})
+	if f == nil && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL)) {
+		t.Skipf("this kernel refuses userfaultfd asynchronous write protection (Linux 6.7+): %v", err)
+	}
+	require.NotNil(t, f, "the first mapping was registered: %v", err)
+	defer f.Close()
+	require.ErrorContains(t, err, fmt.Sprintf("register %#x-%#x", start+page, start+2*page))
 }

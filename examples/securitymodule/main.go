@@ -261,10 +261,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// was reached here (see unmapWhileStarting).
 		if ms := unmapExecutable(log); ms != nil {
 			// From now on, each page comes back alone (faultaround.go).
-			if f, err := disableFaultAround(ms); err != nil {
-				log.Debug("the kernel still maps the executable's pages 64 KiB at a time", "err", err)
-			} else {
-				defer f.Close()
+			f, err := disableFaultAround(ms)
+			if f != nil {
+				defer f.Close() // the registrations last while it is open
+			}
+			if err != nil {
+				log.Debug("the kernel still maps (some of) the executable's pages 64 KiB at a time", "err", err)
 			}
 		}
 	}
